@@ -1,0 +1,294 @@
+"""MME scoring, identical to MME's official `eval_tool/calculation.py` fed by LLaVA-1.5's
+`playground/data/eval/MME/convert_answer_to_mme.py` (see docs/llava.md section 5).
+
+Ground truth: `MME_Benchmark_release_version/<category>/questions_answers_YN/<stem>.txt` for the
+categories with an `images/` folder, else `<category>/<stem>.txt`; two lines per image,
+`question<TAB>Yes|No`. Answers: LLaVA JSON lines with `question_id` = "<category>/.../<image>",
+`prompt` and `text`. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# Official eval_tool/calculation.py, `eval_type_dict` (this order is also the summation order).
+PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
+              "landmark", "artwork", "OCR")  # fmt: skip
+COGNITION = ("commonsense_reasoning", "numerical_calculation", "text_translation",
+             "code_reasoning")  # fmt: skip
+# LLaVA's prompt suffix, removed before the join; MME's own suffix, appended if absent.
+LLAVA_SUFFIX = "Answer the question using a single word or phrase."
+MME_SUFFIX = " Please answer yes or no."
+MME_SUFFIX_TWO_SPACES = "  Please answer yes or no."  # how some MME GT questions are written
+
+GroundTruth = dict[tuple[str, str, str], str]  # (category, "<stem>.txt", question) -> Yes/No
+
+
+def parse_mme_answer(text: str) -> str:
+    """Parse an answer to yes / no / other with calculation.py's rule.
+
+    The lower-cased answer itself if it is "yes" or "no"; else "yes" if "yes" is in its first 4
+    characters, elif "no" is; else "other" (always wrong).
+    """
+    text = text.lower()
+    if text in ("yes", "no"):
+        return text
+    prefix = text[:4]
+    if "yes" in prefix:
+        return "yes"
+    if "no" in prefix:
+        return "no"
+    return "other"
+
+
+def gt_file_name(image_name: str) -> str:
+    """GT file of an image: LLaVA keeps the name up to its *first* dot ("a.b.png" -> "a.txt")."""
+    return image_name.split(".")[0] + ".txt"
+
+
+def category_qa_dir(mme_dir: str | Path, category: str) -> Path:
+    """Folder holding a category's `<stem>.txt` GT files (the two official layouts)."""
+    category_dir = Path(mme_dir) / category
+    if not category_dir.is_dir():
+        raise ValueError(
+            f"MME category folder not found: {category_dir}; --mme-dir must be the official "
+            "MME_Benchmark_release_version folder"
+        )
+    if (category_dir / "images").is_dir():
+        qa_dir = category_dir / "questions_answers_YN"
+        if not qa_dir.is_dir():
+            raise ValueError(f"{category_dir} has images/ but no questions_answers_YN/ folder")
+        return qa_dir
+    return category_dir
+
+
+def load_ground_truth(mme_dir: str | Path, categories: Iterable[str]) -> GroundTruth:
+    """Read the GT of the given categories. A repeated key keeps its last answer, as LLaVA."""
+    gt: GroundTruth = {}
+    for category in categories:
+        for path in sorted(category_qa_dir(mme_dir, category).glob("*.txt")):
+            with path.open(encoding="utf-8") as f:
+                for line_no, line in enumerate(f, start=1):
+                    if not line.strip():
+                        continue
+                    fields = line.strip().split("\t")
+                    if len(fields) != 2 or fields[1].lower() not in ("yes", "no"):
+                        raise ValueError(
+                            f"{path}, line {line_no}: expected 'question<TAB>Yes' or "
+                            f"'question<TAB>No', got {line!r}"
+                        )
+                    gt[(category, path.name, fields[0])] = fields[1]
+    return gt
+
+
+@dataclass(frozen=True)
+class MMERecord:
+    """One answer joined to its ground truth."""
+
+    category: str
+    image: str  # image file name, e.g. "0020.png"
+    question: str  # the GT question, as written in the GT file
+    gt: str  # "Yes" or "No", as written in the GT file
+    text: str  # the model's answer
+
+    @property
+    def correct(self) -> bool:
+        return parse_mme_answer(self.text) == self.gt.lower()
+
+
+def _check_fields(answer: dict) -> None:
+    if not all(isinstance(answer.get(field), str) for field in ("question_id", "prompt", "text")):
+        raise ValueError(
+            "every MME answer needs string fields 'question_id', 'prompt' and 'text', got "
+            f"{answer!r}"
+        )
+
+
+def join_answers(answers: Iterable[dict], gt: GroundTruth) -> list[MMERecord]:
+    """Join LLaVA answer records to the GT, with convert_answer_to_mme.py's rules."""
+    records, seen = [], set()
+    for answer in answers:
+        _check_fields(answer)
+        parts = answer["question_id"].split("/")
+        category, image = parts[0], parts[-1]
+        question = answer["prompt"]
+        if LLAVA_SUFFIX in question:
+            question = question.replace(LLAVA_SUFFIX, "").strip()
+        if MME_SUFFIX.strip() not in question:
+            question = question + MME_SUFFIX
+            if (category, gt_file_name(image), question) not in gt:
+                question = question.replace(MME_SUFFIX, MME_SUFFIX_TWO_SPACES)
+        key = (category, gt_file_name(image), question)
+        if key not in gt:
+            raise ValueError(
+                f"no MME ground truth for question_id {answer['question_id']!r}, question "
+                f"{question!r} (looked in {category}/.../{key[1]}); the answers must come from "
+                "llava_mme.jsonl and --mme-dir must be MME_Benchmark_release_version"
+            )
+        if key in seen:
+            raise ValueError(f"{answer['question_id']!r}: question {question!r} answered twice")
+        seen.add(key)
+        records.append(MMERecord(category, image, question, gt[key], answer["text"]))
+    return records
+
+
+def group_by_image(records: Iterable[MMERecord]) -> dict[str, dict[str, list[MMERecord]]]:
+    """category -> image -> its records, in order of first appearance.
+
+    calculation.py pairs consecutive lines of a category file as one image; grouping by image
+    (and writing the eval_tool files in this order) makes that pairing hold by construction.
+    """
+    grouped: dict[str, dict[str, list[MMERecord]]] = {}
+    for record in records:
+        grouped.setdefault(record.category, {}).setdefault(record.image, []).append(record)
+    for category, images in grouped.items():
+        for image, image_records in images.items():
+            if len(image_records) != 2:
+                raise ValueError(
+                    f"MME has two questions per image, but {category}/{image} has "
+                    f"{len(image_records)} answer(s); answer the whole llava_mme.jsonl"
+                )
+    return grouped
+
+
+@dataclass(frozen=True)
+class MMECategoryResult:
+    category: str
+    questions: int
+    images: int
+    correct: int  # questions answered right
+    both_correct: int  # images with both questions right
+    other: int  # answers parsed as neither yes nor no
+
+    @property
+    def acc(self) -> float:
+        return self.correct / self.questions
+
+    @property
+    def acc_plus(self) -> float:
+        return self.both_correct / self.images
+
+    @property
+    def score(self) -> float:
+        return self.acc * 100 + self.acc_plus * 100  # calculation.py's order of addition
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "acc": self.acc, "acc_plus": self.acc_plus, "score": self.score}
+
+
+@dataclass(frozen=True)
+class MMEResult:
+    categories: dict[str, MMECategoryResult]  # official order first, then any others
+
+    def _total(self, names: Sequence[str]) -> float:
+        total = 0
+        for name in names:
+            if name in self.categories:
+                total += self.categories[name].score
+        return total
+
+    @property
+    def perception(self) -> float:
+        """Sum of the perception scores present (max 2000 with all ten categories)."""
+        return self._total(PERCEPTION)
+
+    @property
+    def cognition(self) -> float:
+        """Sum of the cognition scores present (max 800 with all four categories)."""
+        return self._total(COGNITION)
+
+    @property
+    def total(self) -> float:
+        return self.perception + self.cognition
+
+    @property
+    def missing_categories(self) -> list[str]:
+        """Official categories without answers: totals are then not comparable to papers."""
+        return [name for name in PERCEPTION + COGNITION if name not in self.categories]
+
+    def to_dict(self) -> dict:
+        return {
+            "categories": {name: r.to_dict() for name, r in self.categories.items()},
+            "perception": self.perception,
+            "cognition": self.cognition,
+            "total": self.total,
+            "missing_categories": self.missing_categories,
+        }
+
+
+def score_records(records: Iterable[MMERecord]) -> MMEResult:
+    grouped = group_by_image(records)
+    order = [c for c in PERCEPTION + COGNITION if c in grouped]
+    order += sorted(c for c in grouped if c not in order)
+    results = {}
+    for category in order:
+        images = grouped[category].values()
+        results[category] = MMECategoryResult(
+            category=category,
+            questions=sum(len(pair) for pair in images),
+            images=len(images),
+            correct=sum(r.correct for pair in images for r in pair),
+            both_correct=sum(all(r.correct for r in pair) for pair in images),
+            other=sum(parse_mme_answer(r.text) == "other" for pair in images for r in pair),
+        )
+    return MMEResult(categories=results)
+
+
+def read_answers(answers_file: str | Path) -> list[dict]:
+    path = Path(answers_file)
+    if not path.is_file():
+        raise ValueError(f"MME answers file not found: {path}")
+    answers = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    answer = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}, line {line_no}: not JSON ({err})") from err
+                _check_fields(answer)
+                answers.append(answer)
+    if not answers:
+        raise ValueError(f"MME answers file {path} is empty")
+    return answers
+
+
+def load_records(mme_dir: str | Path, answers_file: str | Path) -> list[MMERecord]:
+    """Read an answers file and join it to the GT of the categories it answers."""
+    answers = read_answers(answers_file)
+    categories = dict.fromkeys(answer["question_id"].split("/")[0] for answer in answers)
+    return join_answers(answers, load_ground_truth(mme_dir, categories))
+
+
+def evaluate_mme(mme_dir: str | Path, answers_file: str | Path) -> MMEResult:
+    """Score a LLaVA MME answers file against MME_Benchmark_release_version."""
+    return score_records(load_records(mme_dir, answers_file))
+
+
+def _one_field(text: str) -> str:
+    """Keep a model answer on one tab-free line so calculation.py can split its file."""
+    for char in ("\r\n", "\r", "\n", "\t"):
+        text = text.replace(char, " ")
+    return text
+
+
+def write_eval_tool_answers(records: Iterable[MMERecord], output_dir: str | Path) -> list[Path]:
+    """Write `<output_dir>/<category>.txt` for MME's own calculation.py, like LLaVA's
+    convert_answer_to_mme.py: per line `image<TAB>question<TAB>GT<TAB>answer`, the two
+    questions of an image on consecutive lines. Returns the files written."""
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for category, images in group_by_image(records).items():
+        lines = [
+            "\t".join((r.image, r.question, r.gt, _one_field(r.text))) + "\n"
+            for pair in images.values()
+            for r in pair
+        ]
+        path = output_dir / f"{category}.txt"
+        path.write_text("".join(lines), encoding="utf-8")
+        written.append(path)
+    return written

@@ -1,0 +1,237 @@
+"""POPE scoring, identical to LLaVA-1.5's `llava/eval/eval_pope.py` (haotian-liu/LLaVA c121f04).
+
+Rules (see docs/llava.md section 5):
+- labels come from `coco_pope_{split}.json` (JSON lines despite the name, POPE commit e3e39262);
+- the answers of one split (the `category` of their question) are aligned *by position* with
+  that split's label file, in answer-file order;
+- an answer is "no" if, in the text before its first ".", with "," removed and split on single
+  spaces, some word is exactly "No", "not" or "no" (case-sensitive: "NO" and "Not" count as yes);
+  everything else is "yes". Positive = yes.
+
+Where LLaVA would silently truncate (zip of unequal lists), crash with a KeyError, or divide by
+zero, this module raises a ValueError that says what is wrong instead. Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# The three POPE splits LLaVA-1.5 reports; papers quote the mean F1 over them.
+POPE_SPLITS = ("adversarial", "popular", "random")
+LABEL_FILE_PATTERN = re.compile(r"^coco_pope_(?P<split>.+)\.json$")
+# Words that make an answer "no" (LLaVA eval_pope.py: `'No' in words or 'not' in words or ...`).
+_NEGATIVE_WORDS = frozenset({"No", "not", "no"})
+
+
+def read_jsonl(path: str | Path, what: str) -> list[dict]:
+    """Read a JSON-lines file (blank lines skipped); `what` names the file in error messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} not found: {path} (check the path you passed)")
+    records = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{what} {path}, line {line_no}: not valid JSON ({err})") from err
+            if not isinstance(record, dict):
+                raise ValueError(f"{what} {path}, line {line_no}: expected a JSON object")
+            records.append(record)
+    return records
+
+
+def parse_pope_answer(text: str) -> str:
+    """Map a model answer to "yes" or "no" with LLaVA's POPE rule (quirks kept)."""
+    first_sentence = text.split(".")[0]  # text before the first "." (all of it if none)
+    words = first_sentence.replace(",", "").split(" ")  # single spaces only, as LLaVA
+    return "no" if _NEGATIVE_WORDS.intersection(words) else "yes"
+
+
+@dataclass(frozen=True)
+class PopeSplitResult:
+    """Confusion counts of one split; the metrics are derived from them."""
+
+    split: str
+    tp: int
+    fp: int
+    tn: int
+    fn: int
+
+    @property
+    def samples(self) -> int:
+        return self.tp + self.fp + self.tn + self.fn
+
+    @property
+    def accuracy(self) -> float:
+        return (self.tp + self.tn) / self.samples
+
+    @property
+    def precision(self) -> float:
+        # LLaVA divides by zero when nothing is predicted "yes"; we report 0.0 (sklearn's
+        # zero_division=0 convention) so that a degenerate model still gets a number.
+        predicted_yes = self.tp + self.fp
+        return self.tp / predicted_yes if predicted_yes else 0.0
+
+    @property
+    def recall(self) -> float:
+        actual_yes = self.tp + self.fn
+        return self.tp / actual_yes if actual_yes else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def yes_ratio(self) -> float:
+        return (self.tp + self.fp) / self.samples
+
+    def to_dict(self) -> dict:
+        metrics = ("samples", "accuracy", "precision", "recall", "f1", "yes_ratio")
+        return {**asdict(self), **{name: getattr(self, name) for name in metrics}}
+
+
+@dataclass(frozen=True)
+class PopeResult:
+    splits: dict[str, PopeSplitResult]
+
+    @property
+    def mean_f1(self) -> float:
+        """Mean F1 over the scored splits (the number papers quote, over all three splits)."""
+        return sum(r.f1 for r in self.splits.values()) / len(self.splits)
+
+    def to_dict(self) -> dict:
+        return {
+            "splits": {name: r.to_dict() for name, r in self.splits.items()},
+            "mean_f1": self.mean_f1,
+        }
+
+
+def score_split(split: str, answers: Sequence[str], labels: Sequence[str]) -> PopeSplitResult:
+    """Score one split: raw answer texts aligned by position with "yes"/"no" labels."""
+    if len(answers) != len(labels):
+        raise ValueError(
+            f"POPE split '{split}': {len(answers)} answers but {len(labels)} labels; answers are "
+            "aligned with the label file by position, so both must cover the same questions "
+            "(did generation stop early, or is the question file a different version?)"
+        )
+    if not labels:
+        raise ValueError(f"POPE split '{split}' has no labels to score")
+    counts = {"tp": 0, "fp": 0, "tn": 0, "fn": 0}
+    for position, (answer, label) in enumerate(zip(answers, labels, strict=True)):
+        if label not in ("yes", "no"):
+            raise ValueError(
+                f"POPE split '{split}', label #{position + 1}: expected 'yes' or 'no', "
+                f"got {label!r}"
+            )
+        predicted_yes = parse_pope_answer(answer) == "yes"
+        key = ("t" if predicted_yes == (label == "yes") else "f") + ("p" if predicted_yes else "n")
+        counts[key] += 1
+    return PopeSplitResult(split=split, **counts)
+
+
+def find_label_files(annotation_dir: str | Path) -> dict[str, Path]:
+    """The `coco_pope_{split}.json` files of a folder, by split name, sorted by split."""
+    annotation_dir = Path(annotation_dir)
+    if not annotation_dir.is_dir():
+        raise ValueError(
+            f"POPE annotation folder not found: {annotation_dir} (it should hold "
+            "coco_pope_adversarial.json, coco_pope_popular.json, coco_pope_random.json)"
+        )
+    found = {}
+    for path in annotation_dir.iterdir():
+        match = LABEL_FILE_PATTERN.match(path.name)
+        if match and path.is_file():
+            found[match["split"]] = path
+    if not found:
+        raise ValueError(
+            f"no coco_pope_{{split}}.json label files in {annotation_dir}; get them from the "
+            "POPE repository (output/coco/ at commit e3e39262)"
+        )
+    return dict(sorted(found.items()))
+
+
+def _answers_by_split(
+    questions: Iterable[dict], answers: Iterable[dict], splits: Iterable[str]
+) -> dict[str, list[dict]]:
+    """Join answers to questions by question_id; keep answer-file order within a split."""
+    question_by_id: dict = {}
+    for question in questions:
+        if "question_id" not in question or "category" not in question:
+            raise ValueError("every POPE question needs 'question_id' and 'category' fields")
+        if question["question_id"] in question_by_id:
+            raise ValueError(f"question_id {question['question_id']!r} repeats in question file")
+        question_by_id[question["question_id"]] = question
+    splits = list(splits)
+    by_split: dict[str, list[dict]] = {split: [] for split in splits}
+    answered = set()
+    for answer in answers:
+        qid = answer.get("question_id")
+        if qid not in question_by_id:
+            raise ValueError(
+                f"answer for question_id {qid!r} has no question in the question file "
+                "(answers and questions must come from the same question file)"
+            )
+        if "text" not in answer:
+            raise ValueError(f"answer for question_id {qid!r} has no 'text' field")
+        if qid in answered:
+            raise ValueError(f"question_id {qid!r} is answered twice in the result file")
+        answered.add(qid)
+        category = question_by_id[qid]["category"]
+        if category in by_split:
+            by_split[category].append({**answer, "image": question_by_id[qid].get("image")})
+    for qid, question in question_by_id.items():
+        if question["category"] in by_split and qid not in answered:
+            raise ValueError(
+                f"question_id {qid!r} (split '{question['category']}') has no answer in the "
+                "result file; rerun generation for the missing questions"
+            )
+    return by_split
+
+
+def evaluate_pope(
+    annotation_dir: str | Path, question_file: str | Path, result_file: str | Path
+) -> PopeResult:
+    """Score a LLaVA answers file on every split that has a label file in `annotation_dir`."""
+    label_files = find_label_files(annotation_dir)
+    questions = read_jsonl(question_file, "POPE question file")
+    answers = read_jsonl(result_file, "POPE result file")
+    by_split = _answers_by_split(questions, answers, label_files)
+    results = {}
+    for split, label_path in label_files.items():
+        label_records = read_jsonl(label_path, f"POPE label file ({split})")
+        _check_alignment(split, by_split[split], label_records, label_path)
+        results[split] = score_split(
+            split, [a["text"] for a in by_split[split]], [r["label"] for r in label_records]
+        )
+    return PopeResult(splits=results)
+
+
+def _check_alignment(
+    split: str, answers: Sequence[dict], label_records: Sequence[dict], label_path: Path
+) -> None:
+    """Refuse what LLaVA would silently mis-score: unequal lengths or misaligned images."""
+    if len(answers) != len(label_records):
+        raise ValueError(
+            f"POPE split '{split}': {len(answers)} answers but {len(label_records)} labels in "
+            f"{label_path.name}; answers are aligned with the labels by position, so the "
+            "question file must be the one built from these label files"
+        )
+    for position, (answer, record) in enumerate(zip(answers, label_records, strict=True)):
+        if "label" not in record:
+            raise ValueError(f"{label_path}, line {position + 1}: no 'label' field")
+        # A guard LLaVA lacks: position alignment is only meaningful if the images agree.
+        if answer["image"] is not None and "image" in record and answer["image"] != record["image"]:
+            raise ValueError(
+                f"POPE split '{split}', position {position + 1}: the answer to question_id "
+                f"{answer['question_id']!r} is about {answer['image']} but line {position + 1} "
+                f"of {label_path.name} is about {record['image']}; keep the answers in "
+                "question-file order"
+            )

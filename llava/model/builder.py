@@ -1,0 +1,207 @@
+"""`load_pretrained_model()`, with LLaVA's signature and return value, for both checkpoint formats.
+
+- original LLaVA (`liuhaotian/llava-v1.5-7b`): decoder + projector weights in the folder, the CLIP
+  tower from `mm_vision_tower` (a folder, resolved against the checkpoint folder first, or a hub
+  id already in the local cache); with `model_base`, a projector-only checkpoint
+  (`mm_projector.bin`) on top of the base LLM's weights;
+- llava-hf (`LlavaForConditionalGeneration`): everything in the folder, keys renamed to LLaVA's.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import torch
+from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel
+
+from llava.model.config import (
+    LlavaConfig,
+    detect_format,
+    llava_config_from_dict,
+    read_config_json,
+)
+from llava.model.llava import LlavaLlamaForCausalLM
+from llava.model.tokenizer import load_tokenizer
+from llava.model.vision import CLIPVisionTower
+from llava.model.weights import check_state_dict, read_file, read_state_dict
+
+_TOWER_PREFIX = "model.vision_tower.vision_tower."
+
+# llava-hf key -> LLaVA key (transformers 5.x names first, then older saves).
+_HF_RENAMES = [
+    (r"^model\.language_model\.", "model."),
+    (r"^model\.vision_tower\.", _TOWER_PREFIX),
+    (r"^model\.multi_modal_projector\.linear_1\.", "model.mm_projector.0."),
+    (r"^model\.multi_modal_projector\.linear_2\.", "model.mm_projector.2."),
+    (r"^language_model\.model\.", "model."),
+    (r"^language_model\.lm_head\.", "lm_head."),
+    (r"^vision_tower\.", _TOWER_PREFIX),
+    (r"^multi_modal_projector\.linear_1\.", "model.mm_projector.0."),
+    (r"^multi_modal_projector\.linear_2\.", "model.mm_projector.2."),
+]
+
+
+def hf_to_llava_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    renamed = {}
+    for key, value in state.items():
+        for pattern, replacement in _HF_RENAMES:
+            new_key, count = re.subn(pattern, replacement, key)
+            if count:
+                key = new_key
+                break
+        renamed[key] = value
+    return renamed
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
+    """float16 on GPUs (as LLaVA), float32 on the CPU (float16 matmuls there are slow)."""
+    if dtype is None or dtype == "auto":
+        return torch.float16 if str(device).startswith("cuda") else torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
+    if dtype not in names:
+        raise ValueError(f"unknown dtype {dtype!r}; use float32, float16 or bfloat16")
+    return names[dtype]
+
+
+def _tower_folder(model_path: Path, tower: str) -> str:
+    for candidate in (model_path / tower, Path(tower).expanduser()):
+        if (candidate / "config.json").is_file():
+            return str(candidate)
+    return tower  # a hub id: transformers looks in the local cache
+
+
+def _load_tower(config: LlavaConfig, model_path: Path) -> tuple[CLIPVisionModel, object]:
+    if config.vision_config is not None:  # llava-hf: weights come with the checkpoint
+        clip_config = CLIPVisionConfig(**config.vision_config)
+        with torch.device("meta"):
+            clip = CLIPVisionModel(clip_config)
+        return clip, CLIPImageProcessorPil.from_pretrained(str(model_path))
+    if not config.mm_vision_tower:
+        raise ValueError(f"{model_path}/config.json has no mm_vision_tower")
+    folder = _tower_folder(model_path, config.mm_vision_tower)
+    try:
+        clip = CLIPVisionModel.from_pretrained(folder, dtype=torch.float32)
+        processor = CLIPImageProcessorPil.from_pretrained(folder)
+    except OSError as err:
+        raise FileNotFoundError(
+            f"vision tower {config.mm_vision_tower!r} (mm_vision_tower in {model_path}/config.json) "
+            "is neither a folder next to the checkpoint nor a model in the local Hugging Face "
+            "cache; download it or point mm_vision_tower at a local folder"
+        ) from err
+    return clip, processor
+
+
+def _read_weights(model_path: Path, model_base: str | None, fmt: str) -> dict[str, torch.Tensor]:
+    if (model_path / "adapter_config.json").is_file():
+        raise ValueError(
+            f"{model_path} is a LoRA checkpoint; merge it into its base first "
+            "(LLaVA's scripts/merge_lora_weights.py) and load the merged folder"
+        )
+    if model_base is None:
+        state = read_state_dict(model_path)
+        return hf_to_llava_keys(state) if fmt == "llava-hf" else state
+    # A projector-only checkpoint: the LLM from model_base, the projector from model_path.
+    state = read_state_dict(model_base)
+    projector = read_file(model_path / "mm_projector.bin")
+    # LLaVA saves these as "model.mm_projector.*" (sometimes without the "model." prefix).
+    state.update(
+        {
+            re.sub(r"^(model\.)?mm_projector\.", "model.mm_projector.", k): v
+            for k, v in projector.items()
+        }
+    )
+    return state
+
+
+def load_pretrained_model(
+    model_path: str,
+    model_base: str | None = None,
+    model_name: str | None = None,
+    load_8bit: bool = False,
+    load_4bit: bool = False,
+    device_map: str | dict | None = "auto",
+    device: str | None = None,
+    use_flash_attn: bool = False,
+    torch_dtype: str | torch.dtype | None = None,
+    **kwargs,
+):
+    """Returns `(tokenizer, model, image_processor, context_len)` as LLaVA's loader does.
+
+    `model_name` is accepted for compatibility; unlike LLaVA, nothing depends on it.
+    `use_flash_attn` is accepted too: attention always runs through SDPA, which picks the
+    fused kernel (flash or memory-efficient) the device supports.
+    """
+    if load_8bit or load_4bit:
+        raise ValueError("8-bit / 4-bit loading is not supported; use --dtype float16 or bfloat16")
+    unknown = set(kwargs) - {"dtype"}
+    if unknown:
+        raise TypeError(f"load_pretrained_model() got unexpected arguments {sorted(unknown)}")
+    device = device or default_device()
+    dtype = resolve_dtype(kwargs.get("dtype", torch_dtype), device)
+    path = Path(model_path).expanduser()
+    raw = read_config_json(path)
+    fmt = detect_format(raw, path / "config.json")
+    config = llava_config_from_dict(raw, fmt)
+    if config.mm_use_im_start_end or config.mm_use_im_patch_token:
+        raise ValueError(
+            "mm_use_im_start_end / mm_use_im_patch_token checkpoints are not supported"
+        )
+
+    clip, image_processor = _load_tower(config, path)
+    tower = CLIPVisionTower(clip, config.mm_vision_select_layer, config.mm_vision_select_feature)
+    with torch.device("meta"):
+        model = LlavaLlamaForCausalLM(config)
+    model.model.vision_tower = tower
+
+    state = _read_weights(path, model_base, fmt)
+    expected = {k: v.shape for k, v in model.state_dict().items()}
+    optional = {}
+    if fmt == "llava":
+        # The tower comes from mm_vision_tower; a fine-tuned checkpoint may carry a copy.
+        optional = {k: v for k, v in expected.items() if k.startswith(_TOWER_PREFIX)}
+        expected = {k: v for k, v in expected.items() if k not in optional}
+    if config.text.tie_word_embeddings and "lm_head.weight" not in state:
+        state["lm_head.weight"] = state.get("model.embed_tokens.weight")
+    source = f"{path}" + (f" with base {model_base}" if model_base else "")
+    state = check_state_dict(state, expected, source, optional)
+    model.load_state_dict(state, strict=False, assign=True)
+    model = model.to(dtype).eval()
+    model = _place(model, device, device_map)
+
+    tokenizer = load_tokenizer(path if _has_tokenizer(path) or not model_base else model_base)
+    return tokenizer, model, image_processor, config.context_len
+
+
+def _has_tokenizer(folder: Path) -> bool:
+    return (folder / "tokenizer.model").is_file() or (folder / "tokenizer.json").is_file()
+
+
+def _place(model: LlavaLlamaForCausalLM, device: str, device_map) -> LlavaLlamaForCausalLM:
+    """One device, or layers spread over several GPUs with accelerate (`device_map="auto"`)."""
+    multi_gpu = str(device) == "cuda" and torch.cuda.device_count() > 1
+    if device_map == "auto" and multi_gpu:
+        from accelerate import dispatch_model, infer_auto_device_map
+
+        plan = infer_auto_device_map(
+            model, no_split_module_classes=["DecoderLayer", "CLIPEncoderLayer"], dtype=model.dtype
+        )
+        return dispatch_model(model, plan)
+    if isinstance(device_map, dict) and device_map and set(device_map) != {""}:
+        from accelerate import dispatch_model
+
+        return dispatch_model(model, device_map)
+    return model.to(device)

@@ -1,0 +1,148 @@
+"""Model configuration, read from a checkpoint's ``config.json`` in exactly one place.
+
+Two checkpoint formats hold the same LLaVA-1.5 model:
+- the original LLaVA format (``liuhaotian/llava-v1.5-7b``): flat LLaMA fields plus ``mm_*`` keys,
+  the CLIP tower referenced by ``mm_vision_tower`` (not stored in the checkpoint);
+- the llava-hf format (``llava-hf/llava-1.5-7b-hf``, transformers' ``LlavaForConditionalGeneration``):
+  nested ``text_config`` / ``vision_config``, the tower's weights included.
+The format is decided from the file's contents, never from the folder's name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+CheckpointFormat = Literal["llava", "llava-hf", "llama"]
+
+
+@dataclass(frozen=True)
+class LlamaConfig:
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    rms_norm_eps: float = 1e-5
+    rope_theta: float = 10000.0
+    max_position_embeddings: int = 4096
+    tie_word_embeddings: bool = False
+    bos_token_id: int = 1
+    eos_token_id: int = 2
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden_size // self.num_attention_heads
+
+
+@dataclass(frozen=True)
+class LlavaConfig:
+    text: LlamaConfig
+    mm_vision_tower: str | None  # hub id or folder (original format); None for llava-hf
+    mm_hidden_size: int
+    mm_projector_type: str = "mlp2x_gelu"
+    mm_vision_select_layer: int = -2
+    mm_vision_select_feature: str = "patch"  # "patch" drops CLS, "cls_patch" keeps it
+    image_aspect_ratio: str = "pad"
+    mm_use_im_start_end: bool = False
+    mm_use_im_patch_token: bool = False
+    vision_config: dict[str, Any] | None = None  # llava-hf only: the CLIP vision config
+    context_len: int = 2048  # LLaVA reports `max_sequence_length` when present, else 2048
+
+
+def read_config_json(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: --model-path must be a checkpoint folder with a config.json "
+            "(original LLaVA or llava-hf format)"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON: {err}") from err
+
+
+def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> CheckpointFormat:
+    """Which checkpoint format a parsed config.json describes."""
+    architectures = raw.get("architectures") or []
+    if "text_config" in raw and "vision_config" in raw:
+        return "llava-hf"
+    if (
+        "mm_vision_tower" in raw
+        or "mm_hidden_size" in raw
+        or "LlavaLlamaForCausalLM" in architectures
+    ):
+        return "llava"
+    if raw.get("model_type") == "llama" or "LlamaForCausalLM" in architectures:
+        return "llama"
+    raise ValueError(
+        f"{where}: not a LLaVA-1.5 checkpoint (expected mm_* keys of the original LLaVA format, "
+        f"or text_config/vision_config of llava-hf); model_type={raw.get('model_type')!r}, "
+        f"architectures={architectures}"
+    )
+
+
+def llama_config_from_dict(raw: dict[str, Any]) -> LlamaConfig:
+    heads = raw["num_attention_heads"]
+    rope_theta = raw.get("rope_theta")
+    if rope_theta is None:  # transformers 5 nests it under rope_parameters
+        rope_theta = (raw.get("rope_parameters") or {}).get("rope_theta", 10000.0)
+    rope_scaling = raw.get("rope_scaling") or {}
+    rope_type = rope_scaling.get("rope_type", rope_scaling.get("type", "default"))
+    rope_type = (raw.get("rope_parameters") or {}).get("rope_type", rope_type)
+    if rope_type not in ("default", None):
+        raise ValueError(f"RoPE scaling {rope_type!r} is not supported (only plain RoPE)")
+    return LlamaConfig(
+        vocab_size=raw["vocab_size"],
+        hidden_size=raw["hidden_size"],
+        intermediate_size=raw["intermediate_size"],
+        num_hidden_layers=raw["num_hidden_layers"],
+        num_attention_heads=heads,
+        num_key_value_heads=raw.get("num_key_value_heads") or heads,
+        rms_norm_eps=raw.get("rms_norm_eps", 1e-6),
+        rope_theta=float(rope_theta),
+        max_position_embeddings=raw.get("max_position_embeddings", 4096),
+        tie_word_embeddings=raw.get("tie_word_embeddings", False),
+        bos_token_id=raw.get("bos_token_id", 1),
+        eos_token_id=raw.get("eos_token_id", 2),
+    )
+
+
+def llava_config_from_dict(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
+    if fmt == "llava":
+        return LlavaConfig(
+            text=llama_config_from_dict(raw),
+            mm_vision_tower=raw.get("mm_vision_tower"),
+            mm_hidden_size=raw["mm_hidden_size"],
+            mm_projector_type=raw.get("mm_projector_type", "linear"),
+            mm_vision_select_layer=raw.get("mm_vision_select_layer", -2),
+            mm_vision_select_feature=raw.get("mm_vision_select_feature", "patch"),
+            image_aspect_ratio=raw.get("image_aspect_ratio", "square"),
+            mm_use_im_start_end=raw.get("mm_use_im_start_end", False),
+            mm_use_im_patch_token=raw.get("mm_use_im_patch_token", False),
+            context_len=raw.get("max_sequence_length", 2048),
+        )
+    if fmt == "llava-hf":
+        vision = raw["vision_config"]
+        layer = raw.get("vision_feature_layer", -2)
+        if not isinstance(layer, int):
+            raise ValueError("vision_feature_layer as a list of layers is not supported")
+        if raw.get("projector_hidden_act", "gelu") != "gelu":
+            raise ValueError(f"projector_hidden_act {raw['projector_hidden_act']!r} not supported")
+        strategy = raw.get("vision_feature_select_strategy", "default")
+        return LlavaConfig(
+            text=llama_config_from_dict(raw["text_config"]),
+            mm_vision_tower=None,
+            mm_hidden_size=vision["hidden_size"],
+            mm_projector_type="mlp2x_gelu",
+            mm_vision_select_layer=layer,
+            mm_vision_select_feature="patch" if strategy == "default" else "cls_patch",
+            image_aspect_ratio="pad",  # how LLaVA-1.5 was trained and evaluated
+            vision_config=vision,
+            context_len=raw["text_config"].get("max_sequence_length", 2048),
+        )
+    raise ValueError(f"a {fmt!r} checkpoint has no vision side; it can only be a --model-base")

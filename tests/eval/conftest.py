@@ -1,0 +1,35 @@
+"""Helpers shared by the scorer tests (fixtures only: no imports between test modules)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Real LLaVA data, outside the repo (absent from a user's clone): tests using it skip.
+SHARED_LLAVA = REPO_ROOT.parent / "shared" / "benchmarks" / "llava"
+
+
+@pytest.fixture
+def write_jsonl() -> Callable[[Path, Iterable[dict]], Path]:
+    def write(path: Path, records: Iterable[dict]) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture
+def shared_llava() -> Path:
+    if not SHARED_LLAVA.is_dir():
+        pytest.skip(f"real LLaVA benchmark files not found at {SHARED_LLAVA} (only on dev hosts)")
+    return SHARED_LLAVA
