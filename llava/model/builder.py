@@ -98,9 +98,9 @@ def _load_tower(config: LlavaConfig, model_path: Path) -> tuple[CLIPVisionModel,
         processor = CLIPImageProcessorPil.from_pretrained(folder)
     except OSError as err:
         raise FileNotFoundError(
-            f"vision tower {config.mm_vision_tower!r} (mm_vision_tower in {model_path}/config.json) "
-            "is neither a folder next to the checkpoint nor a model in the local Hugging Face "
-            "cache; download it or point mm_vision_tower at a local folder"
+            f"vision tower {config.mm_vision_tower!r} (mm_vision_tower in "
+            f"{model_path}/config.json) is neither a folder next to the checkpoint nor a model "
+            "in the local Hugging Face cache; download it or point mm_vision_tower at a folder"
         ) from err
     return clip, processor
 

@@ -3,8 +3,9 @@
 Two checkpoint formats hold the same LLaVA-1.5 model:
 - the original LLaVA format (``liuhaotian/llava-v1.5-7b``): flat LLaMA fields plus ``mm_*`` keys,
   the CLIP tower referenced by ``mm_vision_tower`` (not stored in the checkpoint);
-- the llava-hf format (``llava-hf/llava-1.5-7b-hf``, transformers' ``LlavaForConditionalGeneration``):
-  nested ``text_config`` / ``vision_config``, the tower's weights included.
+- the llava-hf format (``llava-hf/llava-1.5-7b-hf``, transformers'
+  ``LlavaForConditionalGeneration``): nested ``text_config`` / ``vision_config``, the tower's
+  weights included.
 The format is decided from the file's contents, never from the folder's name.
 """
 

@@ -1,4 +1,4 @@
-"""LLaVA-1.5: CLIP tower -> projector -> spliced at the image placeholder -> LLaMA decoder -> lm_head.
+"""LLaVA-1.5: CLIP tower -> projector -> spliced in at the image placeholder -> LLaMA -> lm_head.
 
 Module names follow LLaVA's (`model.mm_projector`, `model.vision_tower.vision_tower`, `lm_head`),
 so an original checkpoint's state dict loads as is.
