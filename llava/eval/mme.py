@@ -117,16 +117,18 @@ def join_answers(answers: Iterable[dict], gt: GroundTruth) -> list[MMERecord]:
         question = answer["prompt"]
         if LLAVA_SUFFIX in question:
             question = question.replace(LLAVA_SUFFIX, "").strip()
+        tried = question
         if MME_SUFFIX.strip() not in question:
-            question = question + MME_SUFFIX
+            question = tried = question + MME_SUFFIX
             if (category, gt_file_name(image), question) not in gt:
                 question = question.replace(MME_SUFFIX, MME_SUFFIX_TWO_SPACES)
         key = (category, gt_file_name(image), question)
         if key not in gt:
             raise ValueError(
                 f"no MME ground truth for question_id {answer['question_id']!r}, question "
-                f"{question!r} (looked in {category}/.../{key[1]}); the answers must come from "
-                "llava_mme.jsonl and --mme-dir must be MME_Benchmark_release_version"
+                f"{tried!r} (looked in {category}/.../{key[1]}, also with two spaces before "
+                "'Please'); the answers must come from llava_mme.jsonl and --mme-dir must be "
+                "MME_Benchmark_release_version"
             )
         if key in seen:
             raise ValueError(f"{answer['question_id']!r}: question {question!r} answered twice")
