@@ -1,4 +1,4 @@
-"""Text measurement and drawing with PIL's built-in scalable font (no downloads, no system fonts)."""
+"""Text measurement with PIL's built-in scalable font (no downloads, no system fonts)."""
 
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def pope_questions(
     result = {}
     for split in splits:
         negatives = pope_negatives(scene, rng, stats, split, pairs)
-        result[split] = [qa for pair in zip(positives, negatives) for qa in pair]
+        result[split] = [qa for pair in zip(positives, negatives, strict=True) for qa in pair]
     return result
 
 

@@ -74,13 +74,13 @@ def object_mask(obj: SceneObject, size: tuple[int, int]) -> np.ndarray:
 def background_pixels(background: Background, size: tuple[int, int]) -> np.ndarray:
     """(H, W, 3) uint8: a solid colour or a two-colour gradient, plus optional grey noise."""
     width, height = size
-    first = np.array(BACKGROUNDS[background.colors[0]], dtype=np.float64)
+    first = np.array(BACKGROUNDS[background.colors[0]], dtype=np.float32)
     if len(background.colors) == 1:
         pixels = np.broadcast_to(first, (height, width, 3)).copy()
     else:
-        second = np.array(BACKGROUNDS[background.colors[1]], dtype=np.float64)
-        xs = np.linspace(0.0, 1.0, width)[None, :]
-        ys = np.linspace(0.0, 1.0, height)[:, None]
+        second = np.array(BACKGROUNDS[background.colors[1]], dtype=np.float32)
+        xs = np.linspace(0.0, 1.0, width, dtype=np.float32)[None, :]
+        ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None]
         if background.direction == "horizontal":
             t = np.broadcast_to(xs, (height, width))
         elif background.direction == "vertical":
@@ -93,7 +93,10 @@ def background_pixels(background: Background, size: tuple[int, int]) -> np.ndarr
     if background.noise > 0:
         noise_rng = np.random.default_rng(background.noise_seed)
         amplitude = background.noise
-        pixels = pixels + noise_rng.integers(-amplitude, amplitude + 1, size=(height, width, 1))
+        noise = noise_rng.integers(
+            -amplitude, amplitude + 1, size=(height, width, 1), dtype=np.int16
+        )
+        pixels = pixels + noise
     return np.clip(np.rint(pixels), 0, 255).astype(np.uint8)
 
 

@@ -82,7 +82,7 @@ class Scene:
     objects: tuple[SceneObject, ...]
 
     def kinds(self) -> tuple[Kind, ...]:
-        """The distinct (colour, shape) kinds of the plain shapes (not word boxes), canonical order."""
+        """The distinct (colour, shape) kinds of the plain shapes (no word boxes), in order."""
         present = {o.kind for o in self.objects if o.shape in SHAPES}
         return tuple(k for k in KINDS if k in present)
 
@@ -173,7 +173,7 @@ def sample_scene(
         specs.append((color, shape, side, side, None))
     n_words = rng.randint(*num_words)
     word_colors = rng.sample(COLOR_NAMES, n_words)
-    for color, word in zip(word_colors, rng.sample(WORDS, n_words)):
+    for color, word in zip(word_colors, rng.sample(WORDS, n_words), strict=True):
         width, height = word_box_size(rng, word)
         specs.append((color, WORD_SHAPE, width, height, word))
     rng.shuffle(specs)
@@ -181,7 +181,7 @@ def sample_scene(
     boxes = place_boxes(rng, [(w, h) for _, _, w, h, _ in specs], size, gap=gap)
     objects = tuple(
         SceneObject(color, shape, box, word)
-        for (color, shape, _, _, word), box in zip(specs, boxes)
+        for (color, shape, _, _, word), box in zip(specs, boxes, strict=True)
     )
     return Scene(size, background, objects)
 

@@ -36,8 +36,8 @@ class ObjectStats:
     @classmethod
     def prior(cls) -> ObjectStats:
         """The sampling distribution's own statistics (no scenes needed): for training."""
-        color_w = dict(zip(COLOR_NAMES, COLOR_WEIGHTS))
-        shape_w = dict(zip(SHAPES, SHAPE_WEIGHTS))
+        color_w = dict(zip(COLOR_NAMES, COLOR_WEIGHTS, strict=True))
+        shape_w = dict(zip(SHAPES, SHAPE_WEIGHTS, strict=True))
         total = sum(COLOR_WEIGHTS) * sum(SHAPE_WEIGHTS)
         frequency = {k: color_w[k[0]] * shape_w[k[1]] / total for k in KINDS}
         cooccurrence = {(a, b): frequency[a] * frequency[b] for a in KINDS for b in KINDS if a != b}

@@ -21,21 +21,27 @@ TEXTVQA_TEMPLATES: tuple[str, ...] = (
 )
 NUM_HUMAN_ANSWERS = 10
 UNANSWERABLE = "unanswerable"
-READING_LINE_PX = 28  # words whose centres share a 28-px band are read left to right
+SAME_LINE_PX = 14  # half a word box: closer centres are on the same line of text
 
 
 def ocr_tokens(scene: Scene) -> list[str]:
-    """The words in the image in reading order (top to bottom, then left to right)."""
-    boxes = scene.word_boxes()
-    order = sorted(
-        boxes,
-        key=lambda i: (
-            int(scene.objects[i].center[1] // READING_LINE_PX),
-            scene.objects[i].center[0],
-            i,
-        ),
-    )
-    return [str(scene.objects[i].word) for i in order]
+    """The words in the image in reading order: lines top to bottom, each left to right.
+
+    A word joins the current line when its centre is within SAME_LINE_PX (vertically) of the
+    line's first word.
+    """
+    objects = scene.objects
+    lines: list[list[int]] = []
+    for i in sorted(scene.word_boxes(), key=lambda i: (objects[i].center[1], i)):
+        if lines and objects[i].center[1] - objects[lines[-1][0]].center[1] < SAME_LINE_PX:
+            lines[-1].append(i)
+        else:
+            lines.append([i])
+    return [
+        str(objects[i].word)
+        for line in lines
+        for i in sorted(line, key=lambda i: (objects[i].center[0], i))
+    ]
 
 
 def textvqa_questions(scene: Scene, rng: random.Random, n: int = 1) -> list[QA]:
