@@ -9,7 +9,7 @@ which move hidden states, RoPE positions, roles and origins together.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import torch
@@ -84,6 +84,25 @@ class TokenState:
         return replace(self, positions=positions)
 
 
+@dataclass
+class PruneRecord:
+    """One pruning layer's decision, whatever the method. Visual tokens are labelled by their
+    index in the image (0..V-1) or, when merged, "m<layer>.<cluster>"."""
+
+    layer: int
+    visual_in: int
+    rank: int | None  # SparseVLM v1 only
+    k: int  # visual tokens kept by score
+    pruned: bool  # False when the layer kept everything (SparseVLM v1: Nv == rank)
+    scores: torch.Tensor  # (visual_in,) float32
+    kept: list = field(default_factory=list)  # labels, in sequence order
+    clusters: list[list] = field(default_factory=list)  # member labels of each merged token
+
+    @property
+    def visual_out(self) -> int:
+        return len(self.kept) + len(self.clusters)
+
+
 class AttentionProbe:
     """Attention rows of the layer that just ran, computed on request only.
 
@@ -113,6 +132,12 @@ class PruningRun(Protocol):
 class Pruner(Protocol):
     """A configured method. `start` is called with the layer-0 input state of each prefill."""
 
+    name: str
+
+    def describe(self) -> dict:
+        """The method and its settings, as recorded with every answer."""
+        ...
+
     def start(self, state: TokenState) -> PruningRun: ...
 
 
@@ -130,6 +155,9 @@ class NoPruning:
     """Dense LLaVA: the loop runs unchanged."""
 
     name = "dense"
+
+    def describe(self) -> dict:
+        return {"method": self.name}
 
     def start(self, state: TokenState) -> PruningRun:
         return _Unchanged()

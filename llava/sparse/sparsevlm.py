@@ -15,11 +15,11 @@ recycled into a few merged tokens. Three named versions of the public reference 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
-from llava.sparse.base import TEXT, AttentionProbe, TokenState
+from llava.sparse.base import TEXT, AttentionProbe, PruneRecord, TokenState
 from llava.sparse.clustering import dpc_knn, merge_clusters
 
 # Presets, from the reference code (SparseVLM repository; method.md §1-2).
@@ -111,25 +111,6 @@ def sparsevlm_v2(
     )
 
 
-@dataclass
-class PruneRecord:
-    """One pruning layer's decision. Visual tokens are labelled by their index in the image
-    (0..V-1) or, when merged, "m<layer>.<cluster>"."""
-
-    layer: int
-    visual_in: int
-    rank: int | None  # v1 only
-    k: int  # visual tokens kept by score
-    pruned: bool  # False when the layer kept everything (v1: Nv == rank)
-    scores: torch.Tensor  # (visual_in,) float32
-    kept: list = field(default_factory=list)  # labels, in sequence order
-    clusters: list[list] = field(default_factory=list)  # member labels of each merged token
-
-    @property
-    def visual_out(self) -> int:
-        return len(self.kept) + len(self.clusters)
-
-
 def select_raters(state: TokenState) -> torch.Tensor:
     """The text tokens that rate the visual tokens, as indices among the text tokens (text
     tokens all survive pruning, in order, so these stay valid while the sequence shrinks).
@@ -164,6 +145,13 @@ class SparseVLM:
         if config.rope_correction and inv_freq is None:
             raise ValueError("v2's RoPE correction needs the model's RoPE frequencies (inv_freq)")
         self.name = f"sparsevlm-{config.version}"
+
+    def describe(self) -> dict:
+        config = self.config
+        settings = {"method": "sparsevlm", "version": config.version, "layers": list(config.layers)}
+        if config.budgets is None:
+            return {**settings, "scale": config.scale, "bias": config.bias}
+        return {**settings, "budgets": list(config.budgets)}
 
     def start(self, state: TokenState) -> SparseVLMRun:
         if state.hidden.shape[0] != 1:
