@@ -86,9 +86,8 @@ def _tower_folder(model_path: Path, tower: str) -> str:
 
 def _load_tower(config: LlavaConfig, model_path: Path) -> tuple[CLIPVisionModel, object]:
     if config.vision_config is not None:  # llava-hf: weights come with the checkpoint
-        clip_config = CLIPVisionConfig(**config.vision_config)
-        with torch.device("meta"):
-            clip = CLIPVisionModel(clip_config)
+        # Built on the CPU (not meta): CLIP computes buffers such as position_ids at init.
+        clip = CLIPVisionModel(CLIPVisionConfig(**config.vision_config))
         return clip, CLIPImageProcessorPil.from_pretrained(str(model_path))
     if not config.mm_vision_tower:
         raise ValueError(f"{model_path}/config.json has no mm_vision_tower")
