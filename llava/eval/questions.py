@@ -50,6 +50,9 @@ def read_questions(path: str | Path) -> list[Question]:
                     f"{path}:{line_no}: missing field(s) {', '.join(missing)} "
                     f"(each line needs {', '.join(REQUIRED_FIELDS)})"
                 )
+            wrong = [name for name in ("image", "text") if not isinstance(data[name], str)]
+            if wrong:
+                raise ValueError(f"{path}:{line_no}: {', '.join(wrong)} must be a string")
             questions.append(Question(line_no, data))
     return questions
 

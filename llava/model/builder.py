@@ -54,6 +54,39 @@ def hf_to_llava_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return renamed
 
 
+def match_tower_keys(
+    state: dict[str, torch.Tensor], expected: dict[str, torch.Size]
+) -> dict[str, torch.Tensor]:
+    """CLIP weights are saved with or without a `vision_model.` level (hub files and older
+    transformers have it, transformers 5 modules do not): use the tower's own naming."""
+    nested = any(k.startswith(_TOWER_PREFIX + "vision_model.") for k in expected)
+    matched = {}
+    for key, value in state.items():
+        if key.startswith(_TOWER_PREFIX):
+            rest = key[len(_TOWER_PREFIX) :].removeprefix("vision_model.")
+            key = _TOWER_PREFIX + ("vision_model." if nested else "") + rest
+        matched[key] = value
+    return matched
+
+
+def resolve_model_path(model_path: str, flag: str = "--model-path") -> Path:
+    """A local folder as is; otherwise a hub id, downloaded or taken from the local cache, as
+    LLaVA's scripts pass `liuhaotian/llava-v1.5-7b`."""
+    path = Path(model_path).expanduser()
+    if path.is_dir():
+        return path
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo_id=model_path))
+    except Exception as err:  # noqa: BLE001 - any hub failure means: not available here
+        raise FileNotFoundError(
+            f"{flag} {model_path}: not a local folder, and not available from the Hugging Face "
+            f"hub or its local cache ({type(err).__name__}); download the checkpoint and pass "
+            "its folder"
+        ) from err
+
+
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
@@ -151,10 +184,12 @@ def load_pretrained_model(
         raise TypeError(f"load_pretrained_model() got unexpected arguments {sorted(unknown)}")
     device = device or default_device()
     dtype = resolve_dtype(kwargs.get("dtype", torch_dtype), device)
-    path = Path(model_path).expanduser()
+    path = resolve_model_path(model_path)
+    if model_base is not None:
+        model_base = str(resolve_model_path(model_base, "--model-base"))
     raw = read_config_json(path)
     fmt = detect_format(raw, path / "config.json")
-    config = llava_config_from_dict(raw, fmt)
+    config = llava_config_from_dict(raw, fmt, path / "config.json")
     if config.mm_use_im_start_end or config.mm_use_im_patch_token:
         raise ValueError(
             "mm_use_im_start_end / mm_use_im_patch_token checkpoints are not supported"
@@ -176,7 +211,7 @@ def load_pretrained_model(
     if config.text.tie_word_embeddings and "lm_head.weight" not in state:
         state["lm_head.weight"] = state.get("model.embed_tokens.weight")
     source = f"{path}" + (f" with base {model_base}" if model_base else "")
-    state = check_state_dict(state, expected, source, optional)
+    state = check_state_dict(match_tower_keys(state, expected), expected, source, optional)
     model.load_state_dict(state, strict=False, assign=True)
     model = model.to(dtype).eval()
     model = _place(model, device, device_map)

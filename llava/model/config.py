@@ -88,6 +88,8 @@ def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> Che
 
 
 def llama_config_from_dict(raw: dict[str, Any]) -> LlamaConfig:
+    if raw.get("hidden_act", "silu") != "silu":
+        raise ValueError(f"hidden_act {raw['hidden_act']!r} is not supported (LLaMA uses silu)")
     heads = raw["num_attention_heads"]
     rope_theta = raw.get("rope_theta")
     if rope_theta is None:  # transformers 5 nests it under rope_parameters
@@ -113,7 +115,18 @@ def llama_config_from_dict(raw: dict[str, Any]) -> LlamaConfig:
     )
 
 
-def llava_config_from_dict(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
+def llava_config_from_dict(
+    raw: dict[str, Any], fmt: CheckpointFormat, where: str | Path = "config.json"
+) -> LlavaConfig:
+    try:
+        return _llava_config(raw, fmt)
+    except KeyError as err:
+        raise ValueError(
+            f"{where} has no {err.args[0]!r} field, which a {fmt} checkpoint needs"
+        ) from err
+
+
+def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
     if fmt == "llava":
         return LlavaConfig(
             text=llama_config_from_dict(raw),

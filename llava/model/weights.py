@@ -4,6 +4,7 @@ that they fit the model, with errors that list what is wrong."""
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import torch
@@ -18,7 +19,13 @@ _IGNORED_SUFFIXES = ("rotary_emb.inv_freq", "embeddings.position_ids")
 def _load_file(path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == ".safetensors":
         return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(
+            f"{path} holds more than tensors (arbitrary pickled objects), which we refuse to "
+            "unpickle; convert it to safetensors or re-save only the tensors"
+        ) from err
 
 
 def weight_files(folder: str | Path) -> list[Path]:

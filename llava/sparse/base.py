@@ -59,7 +59,8 @@ class TokenState:
     def insert(self, at: int, hidden: torch.Tensor) -> TokenState:
         """Insert new visual tokens (B, M, D) before sequence index `at`.
 
-        They take the RoPE position of the token before them (a method that inserts tokens
+        They take the RoPE position of the token before them, or of the first token when
+        inserted at the start (a method that inserts tokens
         renumbers positions afterwards, so this only keeps the tensor well formed).
         """
         batch, count = hidden.shape[0], hidden.shape[1]
@@ -67,7 +68,8 @@ class TokenState:
         def splice(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
             return torch.cat((old[:, :at], new, old[:, at:]), dim=1)
 
-        new_positions = self.positions[:, at - 1 : at].expand(batch, count)
+        before = max(at - 1, 0)
+        new_positions = self.positions[:, before : before + 1].expand(batch, count)
         return TokenState(
             hidden=splice(self.hidden, hidden.to(self.hidden.dtype)),
             positions=splice(self.positions, new_positions),

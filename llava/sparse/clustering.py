@@ -36,7 +36,12 @@ def dpc_knn(x: torch.Tensor, num_clusters: int) -> Clusters:
     dist = torch.cdist(x[None], x[None])[0] / x.shape[1] ** 0.5  # (n, n)
     nearest = dist.topk(num_clusters, dim=-1, largest=False).values
     density = (-(nearest**2).mean(dim=-1)).exp()  # (n,)
-    denser = density[None, :] > density[:, None]  # denser[i, j]: j is denser than i
+    # denser[i, j]: j is denser than i; equal densities go to the earlier token (the reference
+    # breaks such ties with random noise; candidates come in descending attention score).
+    index = torch.arange(n, device=x.device)
+    denser = (density[None, :] > density[:, None]) | (
+        (density[None, :] == density[:, None]) & (index[None, :] < index[:, None])
+    )
     delta = torch.where(denser, dist, dist.max()).min(dim=-1).values
     centers = (delta * density).topk(num_clusters).indices
     assignment = dist[centers].argmin(dim=0)

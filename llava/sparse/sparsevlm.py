@@ -160,7 +160,7 @@ class SparseVLM:
                 "ask one question at a time"
             )
         budgets = self.config.budgets or ()
-        if budgets and max(budgets) > state.num_visual:
+        if budgets and state.num_visual and max(budgets) > state.num_visual:
             raise ValueError(
                 f"budgets {budgets} exceed the {state.num_visual} visual tokens of the image"
             )
@@ -184,8 +184,10 @@ class SparseVLMRun:
         if layer_idx not in config.layers or self.raters is None or len(self.raters) == 0:
             return state
         vis = state.visual_index()
-        scores, relation = self._score(state, probe, vis)
         num_visual = vis.shape[0]
+        if num_visual == 0:  # an earlier layer kept none (budget 0, no recycling)
+            return state
+        scores, relation = self._score(state, probe, vis)
         rank = None
         if config.budgets is None:
             rank = int(torch.linalg.matrix_rank(relation))

@@ -349,11 +349,6 @@ def test_question_missing_a_field(bench, tmp_path, field) -> None:
     assert f"{qfile}:3: missing field(s) {field}" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason='llava/eval/runner.py check_images: a question with "image": null passes '
-    "read_questions, then `folder / None` raises a TypeError (traceback, no file:line)",
-)
 def test_question_with_null_image(bench, tmp_path) -> None:
     qfile = write_questions(tmp_path / "q.jsonl", [QUESTIONS[0], dict(QUESTIONS[1], image=None)])
     message = fails(bench.args(tmp_path / "a.jsonl", questions=qfile))

@@ -80,13 +80,6 @@ def test_dpc_knn_rejects_impossible_cluster_counts():
             dpc_knn(x, count)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dpc_knn breaks no density ties (clustering.py: `denser = density[None, :] > "
-    "density[:, None]`). With num_clusters=2 the density uses self + 1 nearest neighbour, so "
-    "the closest pair always has exactly equal density; both get delta = max distance and "
-    "both become centres, splitting one group and merging the other into it.",
-)
 def test_dpc_knn_two_groups_two_clusters():
     """Two tight groups 100 apart, 2 clusters: one centre in each group, members by group
     (the reference's tie-breaking noise gives this; a deterministic tie-break should too).

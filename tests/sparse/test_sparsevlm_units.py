@@ -193,13 +193,6 @@ def test_v1_rank_based_k_and_recycling(case):
         torch.testing.assert_close(out.hidden[0, visual_at + c], expected)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="TokenState.insert(at=0) fails: base.py takes the new tokens' position from "
-    "`self.positions[:, at - 1 : at]`, an empty slice when at == 0, and `.expand` raises. "
-    "SparseVLM inserts at 0 when nothing precedes the image and k = 0 (scale 0.8, one rater).",
-)
 def test_k_zero_with_the_image_first():
     """No token before the image (e.g. a prompt without BOS / system text), one rater,
     scale 0.8: k = 0, all 20 visual tokens pruned, 7 recycled into 1 merged token, which must
