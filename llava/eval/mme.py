@@ -9,10 +9,11 @@ categories with an `images/` folder, else `<category>/<stem>.txt`; two lines per
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from llava.eval.jsonl import read_jsonl
 
 # Official eval_tool/calculation.py, `eval_type_dict` (this order is also the summation order).
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
@@ -240,21 +241,11 @@ def score_records(records: Iterable[MMERecord]) -> MMEResult:
 
 
 def read_answers(answers_file: str | Path) -> list[dict]:
-    path = Path(answers_file)
-    if not path.is_file():
-        raise ValueError(f"MME answers file not found: {path}")
-    answers = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if line.strip():
-                try:
-                    answer = json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{path}, line {line_no}: not JSON ({err})") from err
-                _check_fields(answer)
-                answers.append(answer)
+    answers = read_jsonl(answers_file, "MME answers file")
+    for answer in answers:
+        _check_fields(answer)
     if not answers:
-        raise ValueError(f"MME answers file {path} is empty")
+        raise ValueError(f"MME answers file {answers_file} is empty")
     return answers
 
 

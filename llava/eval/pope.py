@@ -14,37 +14,18 @@ zero, this module raises a ValueError that says what is wrong instead. Nothing h
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from llava.eval.jsonl import read_jsonl
 
 # The three POPE splits LLaVA-1.5 reports; papers quote the mean F1 over them.
 POPE_SPLITS = ("adversarial", "popular", "random")
 LABEL_FILE_PATTERN = re.compile(r"^coco_pope_(?P<split>.+)\.json$")
 # Words that make an answer "no" (LLaVA eval_pope.py: `'No' in words or 'not' in words or ...`).
 _NEGATIVE_WORDS = frozenset({"No", "not", "no"})
-
-
-def read_jsonl(path: str | Path, what: str) -> list[dict]:
-    """Read a JSON-lines file (blank lines skipped); `what` names the file in error messages."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{what} not found: {path} (check the path you passed)")
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{what} {path}, line {line_no}: not valid JSON ({err})") from err
-            if not isinstance(record, dict):
-                raise ValueError(f"{what} {path}, line {line_no}: expected a JSON object")
-            records.append(record)
-    return records
 
 
 def parse_pope_answer(text: str) -> str:

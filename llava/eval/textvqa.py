@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from llava.eval.jsonl import read_jsonl
+
 # --- EvalAI answer normalisation -------------------------------------------------------------
 # Source of the rules and tables: the VQA evaluation code (GT-Vision-Lab/VQA,
 # PythonEvaluationTools/vqaEvaluation/vqaEval.py), as used by EvalAI and copied into MMF
@@ -211,22 +213,6 @@ def score_answers(
     if not scores:
         raise ValueError("the TextVQA result file has no answers")
     return TextVQAResult(samples=len(scores), accuracy=sum(scores) / len(scores))
-
-
-def read_jsonl(path: str | Path, what: str) -> list[dict]:
-    """Read a JSON-lines file (blank lines skipped); `what` names the file in error messages."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"{what} not found: {path} (check the path you passed)")
-    records = []
-    with path.open(encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError as err:
-                    raise ValueError(f"{what} {path}, line {line_no}: not JSON ({err})") from err
-    return records
 
 
 def evaluate_textvqa(annotation_file: str | Path, result_file: str | Path) -> TextVQAResult:

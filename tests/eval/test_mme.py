@@ -207,7 +207,7 @@ def test_input_errors(tmp_path: Path, write_jsonl) -> None:
     with pytest.raises(ValueError, match="is empty"):
         evaluate_mme(mme, tmp_path / "empty.jsonl")
     (tmp_path / "bad.jsonl").write_text("{\n")
-    with pytest.raises(ValueError, match="bad.jsonl, line 1: not JSON"):
+    with pytest.raises(ValueError, match="bad.jsonl, line 1: not valid JSON"):
         evaluate_mme(mme, tmp_path / "bad.jsonl")
     write_jsonl(tmp_path / "fields.jsonl", [{"question_id": "existence/e1.png", "text": "Yes"}])
     with pytest.raises(ValueError, match="needs string fields 'question_id', 'prompt' and 'text'"):

@@ -168,7 +168,7 @@ def test_input_errors(tmp_path: Path, write_jsonl) -> None:
     with pytest.raises(ValueError, match="question_id 'i': TextVQA needs 10 human answers"):
         evaluate_textvqa(tmp_path / "nine.json", tmp_path / "nine.jsonl")
     (tmp_path / "broken.jsonl").write_text("{\n")
-    with pytest.raises(ValueError, match="broken.jsonl, line 1: not JSON"):
+    with pytest.raises(ValueError, match="broken.jsonl, line 1: not valid JSON"):
         evaluate_textvqa(tmp_path / "val.json", tmp_path / "broken.jsonl")
     with pytest.raises(ValueError, match="TextVQA result file not found"):
         evaluate_textvqa(tmp_path / "val.json", tmp_path / "missing.jsonl")
