@@ -14,7 +14,7 @@ import torch
 from llava.model.cache import KVCache
 from llava.model.llama import PrefillStats
 from llava.model.llava import LlavaLlamaForCausalLM
-from llava.sparse.base import Pruner
+from llava.sparse.base import Pruner, TokenState
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,14 @@ def prefill(
     pruner: Pruner | None = None,
 ) -> tuple[torch.Tensor, KVCache, PrefillStats]:
     """Run the prompt through every layer once; returns the last token's logits (B, vocab)."""
-    state = model.prepare_state(input_ids, images)
+    return prefill_state(model, model.prepare_state(input_ids, images), pruner)
+
+
+@torch.inference_mode()
+def prefill_state(
+    model: LlavaLlamaForCausalLM, state: TokenState, pruner: Pruner | None = None
+) -> tuple[torch.Tensor, KVCache, PrefillStats]:
+    """`prefill` from a ready layer-0 state (embeddings with the image rows spliced in)."""
     cache = KVCache(len(model.model.layers))
     state, stats = model.model.run_layers(state, cache, pruner)
     return model.logits(state.hidden[:, -1]), cache, stats

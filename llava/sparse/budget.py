@@ -5,14 +5,27 @@ the visual tokens present, a pruning layer counted with its tokens *after* pruni
 tokens included): `equivalent_tokens_output`. Counting the visual tokens *entering* each layer
 is the more honest measure of work: `equivalent_tokens_input`. Both come from what the decoder
 loop actually ran (`PrefillStats`), never from what a method intended.
+
+Budget solving (the second half) goes the other way: which method parameter (FastV's kept
+fraction, PDrop's lambda, SparseVLM's per-layer budgets ...) gives N equivalent tokens.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 
 from llava.model.config import LlamaConfig
 from llava.model.llama import PrefillStats
+from llava.sparse.sparsevlm import (
+    BUDGET_LAYERS,
+    RECYCLE_FRACTION,
+    TOKENS_PER_CLUSTER,
+    V2_BUDGETS,
+    V15_BUDGETS,
+)
 
 
 def layer_flops(tokens: int, hidden: int, ffn: int) -> float:
@@ -51,4 +64,199 @@ def account(stats: PrefillStats, config: LlamaConfig) -> TokenAccounting:
         prompt_tokens=prompt,
         prefill_flops=prefill_flops(stats.tokens_in, config),
         dense_prefill_flops=prefill_flops([prompt] * layers, config),
+    )
+
+
+# --------------------------------------------------------------------------- budget solving
+#
+# "N tokens" for a method = the method parameter whose per-layer visual counts give N equivalent
+# tokens. Everything below is a pure function of the depth, the pruning layers and the visual
+# token count V: the methods compute their kept counts with the same functions, so what the
+# solver predicts is what the decoder loop then runs (tests check both).
+
+LLAVA_LAYERS = 32  # LLaVA-1.5-7B (Vicuna-7B)
+LLAVA_VISUAL_TOKENS = 576  # CLIP ViT-L/14-336: 24 x 24 patches
+CONVENTIONS = ("output", "input")
+
+
+def kept_count(visual: int, ratio: float) -> int:
+    """Visual tokens a keep-ratio method keeps out of `visual` (rounded half up)."""
+    return min(visual, int(visual * ratio + 0.5))
+
+
+def visual_counts(
+    num_layers: int, visual: int, prune: dict[int, Callable[[int], int]]
+) -> tuple[list[int], list[int]]:
+    """Visual tokens entering and leaving each layer when layer l maps n -> prune[l](n)."""
+    entering, leaving, n = [], [], visual
+    for layer in range(num_layers):
+        entering.append(n)
+        if layer in prune:
+            n = prune[layer](n)
+        leaving.append(n)
+    return entering, leaving
+
+
+def equivalent_tokens(counts: tuple[list[int], list[int]], convention: str = "output") -> float:
+    """Mean over layers of the visual tokens leaving ("output", the papers') or entering
+    ("input") each layer, from `visual_counts`."""
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+    entering, leaving = counts
+    per_layer = leaving if convention == "output" else entering
+    return sum(per_layer) / len(per_layer)
+
+
+def keep_ratio_counts(
+    ratio: float, layers: Sequence[int], num_layers: int, visual: int
+) -> tuple[list[int], list[int]]:
+    """FastV / PDrop / random / grid: after each of `layers`, keep `ratio` of what is there."""
+    return visual_counts(
+        num_layers, visual, {layer: partial(kept_count, ratio=ratio) for layer in layers}
+    )
+
+
+def sparsevlm_counts(
+    budgets: Sequence[int],
+    layers: Sequence[int],
+    num_layers: int,
+    visual: int,
+    recycle: bool = True,
+) -> tuple[list[int], list[int]]:
+    """SparseVLM v1.5 / v2: keep k = min(budget, Nv - 1) by score, plus (with recycling) the
+    int(int(0.3 * Np) + 1) / 10) + 1 merged tokens of the Np pruned ones (method.md §1.5)."""
+
+    def after(budget: int, n: int) -> int:
+        if n == 0:
+            return 0
+        k = max(0, min(budget, n - 1))
+        if not recycle:
+            return k
+        candidates = int(RECYCLE_FRACTION * (n - k)) + 1
+        return k + candidates // TOKENS_PER_CLUSTER + 1
+
+    prune = {layer: partial(after, budget) for layer, budget in zip(layers, budgets, strict=True)}
+    return visual_counts(num_layers, visual, prune)
+
+
+def _boundary(predicate: Callable[[float], bool], lo: float, hi: float) -> tuple[float, float]:
+    """For a predicate false at lo and true at hi, switching once: (last false, first true),
+    to float precision."""
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if mid in (lo, hi):
+            break
+        if predicate(mid):
+            hi = mid
+        else:
+            lo = mid
+    return lo, hi
+
+
+def _solve_monotone(
+    equivalent: Callable[[float], float], target: float, lo: float, hi: float
+) -> float:
+    """The parameter x in [lo, hi] whose equivalent(x) (non-decreasing, piecewise constant) is
+    closest to `target`: the middle of that constant piece, so that the parameter survives
+    printing with a few digits and parsing back."""
+    if equivalent(hi) < target:
+        candidates = [equivalent(hi)]
+    elif equivalent(lo) >= target:
+        candidates = [equivalent(lo)]
+    else:
+        below, above = _boundary(lambda x: equivalent(x) >= target, lo, hi)
+        candidates = [equivalent(above), equivalent(below)]
+    best = min(candidates, key=lambda value: abs(value - target))  # a tie goes to the larger
+    start = lo if equivalent(lo) >= best else _boundary(lambda x: equivalent(x) >= best, lo, hi)[1]
+    end = hi if equivalent(hi) <= best else _boundary(lambda x: equivalent(x) > best, lo, hi)[0]
+    return (start + end) / 2
+
+
+def _check_target(target: float, visual: int) -> None:
+    if not 0 < target <= visual:
+        raise ValueError(
+            f"--retained-tokens must be in 1..{visual} (the image's visual tokens), got {target}"
+        )
+
+
+def _check_reached(
+    realised: float, target: float, what: str, lowest: float, highest: float
+) -> None:
+    if abs(realised - target) > 1:
+        raise ValueError(
+            f"{what} cannot reach {target} equivalent tokens (reachable: {lowest:.1f} to "
+            f"{highest:.1f}; closest {realised:.1f}); prune earlier or choose another budget"
+        )
+
+
+def solve_keep_ratio(
+    target: float,
+    layers: Sequence[int],
+    num_layers: int = LLAVA_LAYERS,
+    visual: int = LLAVA_VISUAL_TOKENS,
+    convention: str = "output",
+) -> float:
+    """The keep ratio in (0, 1] of FastV (one layer), PDrop's lambda (its stage boundaries) or
+    random / grid pruning (their layers) giving `target` equivalent tokens within one token."""
+    _check_target(target, visual)
+
+    def equivalent(ratio: float) -> float:
+        counts = keep_ratio_counts(ratio, layers, num_layers, visual)
+        return equivalent_tokens(counts, convention)
+
+    ratio = _solve_monotone(equivalent, target, 0.0, 1.0)
+    what = f"keeping a fraction of the visual tokens after layers {list(layers)}"
+    _check_reached(equivalent(ratio), target, what, equivalent(0.0), equivalent(1.0))
+    return ratio
+
+
+@dataclass(frozen=True)
+class SparseVLMBudgets:
+    budgets: tuple[int, ...]
+    source: str  # the preset used, or the preset that was scaled (and by how much)
+
+
+def solve_sparsevlm_budgets(
+    target: int,
+    version: str = "v1.5",
+    layers: Sequence[int] = BUDGET_LAYERS,
+    num_layers: int = LLAVA_LAYERS,
+    visual: int = LLAVA_VISUAL_TOKENS,
+    convention: str = "output",
+) -> SparseVLMBudgets:
+    """SparseVLM v1.5 / v2 per-layer budgets for `target` equivalent tokens.
+
+    A preset of the reference (method.md §2) is used as is when `target` is one of its keys;
+    otherwise the per-layer schedule of the nearest preset (in ratio) is scaled by one factor,
+    budgets rounded, until the equivalent count (recycled tokens included for v1.5) is within
+    one token of `target`.
+    """
+    if version not in ("v1.5", "v2"):
+        raise ValueError(f"budgets exist for SparseVLM v1.5 and v2, not {version!r}")
+    table = V15_BUDGETS if version == "v1.5" else V2_BUDGETS
+    if target in table:
+        return SparseVLMBudgets(table[target], f"{version} preset {target}")
+    _check_target(target, visual)
+    if len(layers) != 3:
+        raise ValueError(
+            f"SparseVLM {version}'s budget schedules have 3 pruning layers, got {list(layers)}: "
+            "pass three --pruning-layers (or a preset --retained-tokens)"
+        )
+    nearest = min(table, key=lambda preset: (abs(math.log(preset / target)), -preset))
+    preset = table[nearest]
+    recycle = version == "v1.5"
+
+    def budgets(scale: float) -> tuple[int, ...]:
+        return tuple(min(visual, int(scale * b + 0.5)) for b in preset)
+
+    def equivalent(scale: float) -> float:
+        counts = sparsevlm_counts(budgets(scale), layers, num_layers, visual, recycle)
+        return equivalent_tokens(counts, convention)
+
+    top = visual / min(preset) + 1  # every budget capped at V: nothing pruned
+    scale = _solve_monotone(equivalent, target, 0.0, top)
+    what = f"SparseVLM {version} after layers {list(layers)}"
+    _check_reached(equivalent(scale), target, what, equivalent(0.0), equivalent(top))
+    return SparseVLMBudgets(
+        budgets(scale), f"{version} preset {nearest} {list(preset)} scaled by {scale:.4f}"
     )

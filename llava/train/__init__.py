@@ -1,0 +1,1 @@
+"""Training the small demo LLaVA shipped with the repository: `python -m llava.train.train_demo`."""

@@ -1,0 +1,481 @@
+"""Train the small LLaVA-1.5 shipped with the repository, on the synthetic benchmarks' distribution.
+
+    python -m llava.train.train_demo --output playground/models/llava-v1.5-synthetic --seed 0
+
+Architecture: LLaVA-1.5's, narrow: a CLIP ViT tower on 336 x 336 images with 14-px patches (so
+24 x 24 = 576 visual tokens, as LLaVA-1.5), hidden state -2, `mlp2x_gelu` projector, and a
+32-layer LLaMA decoder (hidden 64), so SparseVLM's default pruning layers and the papers'
+token budgets apply unchanged. Recipe (each stage warm-starts the next):
+  A. vision tower: per-patch colour / shape / word classification;
+  B. projector: each patch's output regresses onto the decoder's word embeddings of its
+     object's colour and shape (and word), so question words and matching patches start out
+     similar;
+  C. decoder + projector on multi-turn conversations (several questions per image), a short
+     curriculum of easy scenes first, with an auxiliary grounding loss: in early layers, the
+     question's colour and shape words put attention on the patches of objects with that
+     colour / shape (large VLMs learn this from web-scale data; a 2-hour CPU run does not).
+The result is saved in the original LLaVA checkpoint format (float16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel
+
+from llava.constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
+from llava.model.config import LlamaConfig, LlavaConfig
+from llava.model.llava import LlavaLlamaForCausalLM
+from llava.model.tokenizer import SentencePieceTokenizer
+from llava.model.vision import CLIPVisionTower
+from llava.synthetic import COLORS, WORDS, make_rng, sample_example
+from llava.train.data import SHAPE_IDS, Sample, build_sample, sample_conversation
+from llava.train.tokenizer_training import train_tokenizer
+
+TOWER_FOLDER = "clip-vit-synthetic-patch14-336"
+DEFAULT_OUTPUT = Path("playground/models/llava-v1.5-synthetic")
+GROUNDING_LAYERS = (1, 2)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    tower_steps: int = 600
+    align_steps: int = 300
+    qa_steps: int = 3000
+    easy_fraction: float = 0.1  # of qa_steps, on easy scenes
+    batch: int = 8
+    lr: float = 1e-3
+    grounding_weight: float = 0.5
+    eval_every: int = 400
+    heldout_per_benchmark: int = 100
+
+
+def architecture(vocab_size: int) -> tuple[LlavaConfig, CLIPVisionConfig]:
+    text = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=172,  # LLaMA's 11008 / 4096 ratio
+        num_hidden_layers=32,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        rms_norm_eps=1e-5,
+    )
+    vision = CLIPVisionConfig(
+        hidden_size=96,
+        intermediate_size=384,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        image_size=336,
+        patch_size=14,
+        projection_dim=96,
+        hidden_act="quick_gelu",
+    )
+    config = LlavaConfig(
+        text=text,
+        mm_vision_tower=TOWER_FOLDER,
+        mm_hidden_size=vision.hidden_size,
+        mm_projector_type="mlp2x_gelu",
+        mm_vision_select_layer=-2,
+        mm_vision_select_feature="patch",
+        image_aspect_ratio="pad",
+    )
+    return config, vision
+
+
+def build_model(vocab_size: int) -> LlavaLlamaForCausalLM:
+    config, vision = architecture(vocab_size)
+    tower = CLIPVisionTower(CLIPVisionModel(vision), -2, "patch")
+    model = LlavaLlamaForCausalLM(config, tower)
+    depth = config.text.num_hidden_layers
+    for name, param in model.model.named_parameters():
+        if name.startswith("vision_tower") or param.dim() < 2:
+            continue
+        # GPT-2 style: residual-branch outputs scaled down with depth.
+        residual_out = name.endswith(("o_proj.weight", "down_proj.weight"))
+        nn.init.normal_(param, 0.0, 0.02 / math.sqrt(2 * depth) if residual_out else 0.02)
+    nn.init.normal_(model.lm_head.weight, 0.0, 0.02)
+    return model
+
+
+def image_processor() -> CLIPImageProcessorPil:
+    return CLIPImageProcessorPil(
+        size={"shortest_edge": 336},
+        crop_size={"height": 336, "width": 336},
+        resample=3,
+        image_mean=[0.48145466, 0.4578275, 0.40821073],
+        image_std=[0.26862954, 0.26130258, 0.27577711],
+    )
+
+
+class Batches:
+    """An endless stream of training batches drawn from the synthetic distribution."""
+
+    def __init__(self, seed: int, tokenizer, processor, config: LlavaConfig) -> None:
+        self.rng = make_rng(seed, "train", "conversations")
+        self.tokenizer, self.processor, self.config = tokenizer, processor, config
+
+    def samples(self, n: int, easy: bool) -> list[Sample]:
+        return [
+            build_sample(
+                *sample_conversation(self.rng, easy), self.tokenizer, self.processor, self.config
+            )
+            for _ in range(n)
+        ]
+
+
+def collate(samples: list[Sample], num_visual: int) -> dict[str, torch.Tensor]:
+    length = max(len(s.input_ids) for s in samples)
+    ids = torch.zeros(len(samples), length, dtype=torch.long)
+    labels = torch.full((len(samples), length), IGNORE_INDEX)
+    for row, sample in enumerate(samples):
+        ids[row, : len(sample.input_ids)] = torch.tensor(sample.input_ids)
+        labels[row, : len(sample.labels)] = torch.tensor(sample.labels)
+    at = samples[0].input_ids.index(IMAGE_TOKEN_INDEX)
+    # Labels over the spliced sequence: the placeholder becomes num_visual unlabelled rows.
+    spliced = torch.cat(
+        (labels[:, :at], torch.full((len(samples), num_visual), IGNORE_INDEX), labels[:, at + 1 :]),
+        dim=1,
+    )
+    return {
+        "input_ids": ids,
+        "labels": spliced,
+        "pixels": torch.stack([s.pixels for s in samples]),
+        "image_at": at,
+        "colour": torch.stack([s.patch_colour for s in samples]),
+        "shape": torch.stack([s.patch_shape for s in samples]),
+        "word": torch.stack([s.patch_word for s in samples]),
+    }
+
+
+class TowerHeads(nn.Module):
+    """Per-patch classifiers used only to pretrain the vision tower."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.colour = nn.Linear(width, len(COLORS) + 1)
+        self.shape = nn.Linear(width, len(SHAPE_IDS) + 1)
+        self.word = nn.Linear(width, len(WORDS) + 1)
+
+    def loss(self, features: torch.Tensor, batch: dict) -> tuple[torch.Tensor, float]:
+        total, correct, count = 0.0, 0, 0
+        for head, key in ((self.colour, "colour"), (self.shape, "shape"), (self.word, "word")):
+            logits = head(features)  # (B, 576, classes); class -1 (no object) -> the last one
+            target = batch[key].clone()
+            target[target < 0] = logits.shape[-1] - 1
+            total = total + F.cross_entropy(logits.flatten(0, 1), target.flatten())
+            on_object = batch[key] >= 0
+            correct += int((logits.argmax(-1) == target)[on_object].sum())
+            count += int(on_object.sum())
+        return total, correct / max(count, 1)
+
+
+class GroundingRecorder:
+    """A no-op 'pruner' that collects attention rows of the first question's tokens in the
+    grounding layers (through the same probe pruning methods use)."""
+
+    name = "grounding"
+
+    def __init__(self, rows: torch.Tensor) -> None:
+        self.rows = rows
+        self.attention: dict[int, torch.Tensor] = {}
+
+    def start(self, state):
+        return self
+
+    renumbers_positions = False
+    records: list = []
+
+    def after_layer(self, layer_idx, state, probe):
+        if layer_idx in GROUNDING_LAYERS:
+            self.attention[layer_idx] = probe.rows(self.rows).mean(dim=1)  # (B, R, N)
+        return state
+
+
+def grounding_loss(
+    recorder: GroundingRecorder, samples: list[Sample], first_row: int, image_at: int
+) -> torch.Tensor:
+    """-log(attention mass on the named objects' patches), averaged over words and layers."""
+    losses = []
+    for attention in recorder.attention.values():
+        for row, sample in enumerate(samples):
+            for position, patches in sample.grounding:
+                columns = image_at + torch.tensor(patches)
+                mass = attention[row, position - first_row, columns].sum()
+                losses.append(-torch.log(mass + 1e-6))
+    return torch.stack(losses).mean() if losses else torch.zeros(())
+
+
+def answer_loss(model: LlavaLlamaForCausalLM, hidden: torch.Tensor, labels: torch.Tensor):
+    logits = model.logits(hidden[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
+
+
+@torch.no_grad()
+def heldout_accuracy(model, tokenizer, processor, examples) -> dict[str, float]:
+    """Greedy first answer token vs. the reference reply, per benchmark (dense, one turn)."""
+    from llava.eval.runner import build_prompt
+    from llava.mm_utils import process_images, tokenizer_image_token
+
+    hits: dict[str, list[bool]] = {}
+    for example in examples:
+        ids = tokenizer_image_token(
+            build_prompt(example.prompt, "vicuna_v1"), tokenizer, return_tensors="pt"
+        )[None]
+        pixels = process_images([example.image], processor, model.config)
+        logits, _, _ = model(ids, pixels)
+        target = tokenizer.encode(" " + example.answer, add_bos=False)
+        target = [t for t in target if tokenizer.sp.id_to_piece(t) != "▁"][0]
+        hits.setdefault(example.benchmark, []).append(int(logits[0, -1].argmax()) == target)
+    return {name: sum(v) / len(v) for name, v in sorted(hits.items())}
+
+
+def save_checkpoint(
+    model: LlavaLlamaForCausalLM,
+    folder: Path,
+    tokenizer_file: Path,
+    processor: CLIPImageProcessorPil,
+    vision: CLIPVisionConfig,
+) -> None:
+    """The original LLaVA-1.5 layout: config.json with mm_* keys, model.safetensors (decoder and
+    projector, float16), the tower in a folder named by mm_vision_tower, tokenizer.model."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    text = model.config.text
+    state = {
+        k: v.detach().to(torch.float16).contiguous()
+        for k, v in model.state_dict().items()
+        if not k.startswith("model.vision_tower.")
+    }
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = {
+        "_name_or_path": folder.name,
+        "architectures": ["LlavaLlamaForCausalLM"],
+        "model_type": "llava",
+        "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
+        "hidden_act": "silu",
+        "hidden_size": text.hidden_size,
+        "intermediate_size": text.intermediate_size,
+        "num_hidden_layers": text.num_hidden_layers,
+        "num_attention_heads": text.num_attention_heads,
+        "num_key_value_heads": text.num_key_value_heads,
+        "max_position_embeddings": text.max_position_embeddings,
+        "rms_norm_eps": text.rms_norm_eps,
+        "rope_theta": text.rope_theta,
+        "vocab_size": text.vocab_size,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float16",
+        "image_aspect_ratio": "pad",
+        "mm_hidden_size": model.config.mm_hidden_size,
+        "mm_projector_type": "mlp2x_gelu",
+        "mm_use_im_patch_token": False,
+        "mm_use_im_start_end": False,
+        "mm_vision_select_feature": "patch",
+        "mm_vision_select_layer": -2,
+        "mm_vision_tower": TOWER_FOLDER,
+        "tokenizer_model_max_length": 2048,
+        "use_cache": True,
+    }  # fmt: skip
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    tower = model.model.vision_tower.vision_tower
+    tower.to(torch.float16).save_pretrained(folder / TOWER_FOLDER)
+    tower.to(torch.float32)
+    processor.save_pretrained(folder / TOWER_FOLDER)
+    (folder / "tokenizer.model").write_bytes(tokenizer_file.read_bytes())
+    tokenizer_config = {"add_bos_token": True, "add_eos_token": False, "legacy": False,
+                        "model_max_length": 2048, "padding_side": "right",
+                        "tokenizer_class": "LlamaTokenizer"}  # fmt: skip
+    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
+    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>"}
+    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
+
+
+def _log(log, **fields) -> None:
+    line = json.dumps(fields)
+    print(line, flush=True)
+    log.write(line + "\n")
+    log.flush()
+
+
+def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = None) -> None:
+    """All three stages; with `init_from` (an earlier output), only stage C, continued."""
+    torch.manual_seed(seed)
+    processor = image_processor()
+    work = output / "training"
+    work.mkdir(parents=True, exist_ok=True)
+    log = (work / "log.jsonl").open("a" if init_from else "w")
+    if init_from is None:
+        corpus_rng = make_rng(seed, "train", "tokenizer")
+        corpus = [
+            text
+            for _ in range(3000)
+            for turn in sample_conversation(corpus_rng, easy=False)[1]
+            for text in turn
+        ]
+        tokenizer_file = train_tokenizer(corpus, work)
+        model = build_model(SentencePieceTokenizer(tokenizer_file).sp.get_piece_size())
+    else:
+        from llava.model.builder import load_pretrained_model
+
+        tokenizer_file = work / "tokenizer.model"
+        if tokenizer_file.resolve() != (init_from / "tokenizer.model").resolve():
+            tokenizer_file.write_bytes((init_from / "tokenizer.model").read_bytes())
+        _, model, _, _ = load_pretrained_model(str(init_from), device="cpu", torch_dtype="float32")
+        model.train()
+    tokenizer = SentencePieceTokenizer(tokenizer_file)
+    config = model.config
+    tower = model.model.vision_tower
+    num_visual = tower.num_patches
+    batches = Batches(seed, tokenizer, processor, config)
+    heldout_rng = make_rng(seed, "heldout", "examples")
+    heldout = [
+        sample_example(heldout_rng, name)
+        for name in ("pope", "mme", "textvqa")
+        for _ in range(schedule.heldout_per_benchmark)
+    ]
+    started = time.time()
+
+    if init_from is not None:
+        tower.requires_grad_(False)
+        schedule = replace(schedule, tower_steps=0, align_steps=0, easy_fraction=0.0)
+    # A. The vision tower learns what is under each patch.
+    heads = TowerHeads(tower.vision_tower.config.hidden_size)
+    optimizer = torch.optim.AdamW([*tower.parameters(), *heads.parameters()], lr=schedule.lr)
+    for step in range(schedule.tower_steps):
+        batch = collate(batches.samples(schedule.batch, easy=False), num_visual)
+        loss, accuracy = heads.loss(tower(batch["pixels"]), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 50 == 0 or step == schedule.tower_steps - 1:
+            _log(
+                log,
+                stage="tower",
+                step=step,
+                loss=loss.item(),
+                patch_accuracy=accuracy,
+                minutes=(time.time() - started) / 60,
+            )
+    tower.requires_grad_(False)
+
+    # B. The projector maps each patch onto its object's colour / shape / word embeddings.
+    embed = model.model.embed_tokens.weight.detach()
+
+    def token(word: str) -> int:
+        return [
+            t
+            for t in tokenizer.encode(" " + word, add_bos=False)
+            if tokenizer.sp.id_to_piece(t) != "▁"
+        ][0]
+
+    colour_rows = embed[[token(c) for c in COLORS]]
+    shape_rows = embed[[token(s) for s in SHAPE_IDS]]
+    word_rows = embed[[token(w) for w in WORDS]]
+    projector = model.model.mm_projector
+    optimizer = torch.optim.AdamW(projector.parameters(), lr=schedule.lr)
+    for step in range(schedule.align_steps):
+        batch = collate(batches.samples(schedule.batch, easy=False), num_visual)
+        with torch.no_grad():
+            features = tower(batch["pixels"])
+        target = torch.zeros(*batch["colour"].shape, embed.shape[1])
+        for rows, key in ((colour_rows, "colour"), (shape_rows, "shape"), (word_rows, "word")):
+            present = batch[key] >= 0
+            target[present] += rows[batch[key][present]]
+        # Relative to the embeddings' scale, so the loss reads the same at any init.
+        loss = F.mse_loss(projector(features), target) / embed.pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step % 50 == 0 or step == schedule.align_steps - 1:
+            _log(
+                log,
+                stage="align",
+                step=step,
+                loss=loss.item(),
+                minutes=(time.time() - started) / 60,
+            )
+
+    # C. Decoder and projector answer questions (tower frozen, as LLaVA-1.5).
+    trainable = [p for n, p in model.named_parameters() if not n.startswith("model.vision_tower")]
+    optimizer = torch.optim.AdamW(trainable, lr=schedule.lr, weight_decay=0.0)
+    warmup = 100
+
+    def lr_at(step: int) -> float:
+        if step < warmup:
+            return schedule.lr * (step + 1) / warmup
+        progress = (step - warmup) / max(1, schedule.qa_steps - warmup)
+        return schedule.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    easy_steps = int(schedule.easy_fraction * schedule.qa_steps)
+    for step in range(schedule.qa_steps):
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step)
+        samples = batches.samples(schedule.batch, easy=step < easy_steps)
+        batch = collate(samples, num_visual)
+        image_at = batch["image_at"]
+        first_row = image_at + 1
+        last_row = max((p for s in samples for p, _ in s.grounding), default=first_row)
+        recorder = GroundingRecorder(torch.arange(first_row, last_row + 1) + num_visual - 1)
+        state = model.prepare_state(batch["input_ids"], batch["pixels"])
+        state, _ = model.model.run_layers(state, None, recorder)
+        qa_loss = answer_loss(model, state.hidden, batch["labels"])
+        ground = grounding_loss(recorder, samples, first_row, image_at)
+        loss = qa_loss + schedule.grounding_weight * ground
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        optimizer.step()
+        if step % 25 == 0:
+            _log(
+                log,
+                stage="qa",
+                step=step,
+                loss=qa_loss.item(),
+                grounding=ground.item(),
+                lr=lr_at(step),
+                minutes=(time.time() - started) / 60,
+            )
+        if (step + 1) % schedule.eval_every == 0 or step == schedule.qa_steps - 1:
+            model.eval()
+            _log(
+                log,
+                stage="heldout",
+                step=step,
+                accuracy=heldout_accuracy(model, tokenizer, processor, heldout),
+                minutes=(time.time() - started) / 60,
+            )
+            save_checkpoint(model, output, tokenizer_file, processor, tower.vision_tower.config)
+            model.train()
+    log.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="continue stage C from an earlier output folder",
+    )
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    for name, value in vars(Schedule()).items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
+    args = parser.parse_args(argv)
+    schedule = Schedule(**{name: getattr(args, name) for name in vars(Schedule())})
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train(args.output, args.seed, schedule, args.init_from)
+
+
+if __name__ == "__main__":
+    main()
