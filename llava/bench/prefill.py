@@ -40,8 +40,8 @@ class TimedMethod:
         self.method, self.device, self.seconds = method, device, 0.0
         self.name = method.name
 
-    def start(self, state):
-        run = self.method.start(state)
+    def start(self, state, num_layers):
+        run = self.method.start(state, num_layers)
         outer = self
 
         class Timed:

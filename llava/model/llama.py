@@ -191,7 +191,7 @@ class LlamaModel(nn.Module):
 
         With no method ("no pruning") this is plain LLaMA, through the very same loop.
         """
-        run = (pruner or NoPruning()).start(state)
+        run = (pruner or NoPruning()).start(state, len(self.layers))
         stats = PrefillStats([], [], [], run.records)
         cos, sin = self.rotary(state.positions, state.hidden.dtype)
         for idx, layer in enumerate(self.layers):

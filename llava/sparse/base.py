@@ -132,7 +132,8 @@ class PruningRun(Protocol):
 
 
 class Pruner(Protocol):
-    """A configured method. `start` is called with the layer-0 input state of each prefill."""
+    """A configured method. `start` is called with the layer-0 input state of each prefill and
+    the model's depth (settings that do not fit it raise a ValueError there)."""
 
     name: str
 
@@ -140,7 +141,7 @@ class Pruner(Protocol):
         """The method and its settings, as recorded with every answer."""
         ...
 
-    def start(self, state: TokenState) -> PruningRun: ...
+    def start(self, state: TokenState, num_layers: int) -> PruningRun: ...
 
 
 class _Unchanged:
@@ -161,5 +162,5 @@ class NoPruning:
     def describe(self) -> dict:
         return {"method": self.name}
 
-    def start(self, state: TokenState) -> PruningRun:
+    def start(self, state: TokenState, num_layers: int) -> PruningRun:
         return _Unchanged()

@@ -152,7 +152,8 @@ class FastV:
             settings["retained_tokens_requested"] = config.retained_tokens
         return settings
 
-    def start(self, state: TokenState) -> TopKRun:
+    def start(self, state: TokenState, num_layers: int) -> TopKRun:
+        self.config.check(num_layers)
         check_batch(state, "FastV")
         return TopKRun(self.config.schedule, score_by_last_token, state.num_visual)
 

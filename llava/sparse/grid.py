@@ -75,7 +75,8 @@ class GridPruning:
             settings["retained_tokens_requested"] = config.retained_tokens
         return settings
 
-    def start(self, state: TokenState) -> TopKRun:
+    def start(self, state: TokenState, num_layers: int) -> TopKRun:
+        self.config.check(num_layers)
         check_batch(state, "grid pruning")
         side = math.isqrt(state.num_visual)
         if side * side != state.num_visual:

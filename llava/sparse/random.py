@@ -67,7 +67,8 @@ class RandomPruning:
             settings["retained_tokens_requested"] = config.retained_tokens
         return settings
 
-    def start(self, state: TokenState) -> TopKRun:
+    def start(self, state: TokenState, num_layers: int) -> TopKRun:
+        self.config.check(num_layers)
         check_batch(state, "random pruning")
         seed, prompt_tokens = self.config.seed, state.num_tokens
 

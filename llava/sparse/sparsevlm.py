@@ -153,7 +153,8 @@ class SparseVLM:
             return {**settings, "scale": config.scale, "bias": config.bias}
         return {**settings, "budgets": list(config.budgets)}
 
-    def start(self, state: TokenState) -> SparseVLMRun:
+    def start(self, state: TokenState, num_layers: int) -> SparseVLMRun:
+        self.config.check(num_layers)
         if state.hidden.shape[0] != 1:
             raise ValueError(
                 f"SparseVLM runs at batch size 1 (got {state.hidden.shape[0]}); "

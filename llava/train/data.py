@@ -95,7 +95,9 @@ def sample_conversation(rng: random.Random, easy: bool) -> tuple[Scene, list[tup
     questions only (the start of the curriculum)."""
     if easy:
         scene = sample_scene(rng, num_objects=(2, 4), size_px=(40, 64))
-        return scene, _pope(scene, rng)
+        turns = _pope(scene, rng)
+        rng.shuffle(turns)
+        return scene, turns
     kind = rng.choices(("pope", "mme", "textvqa"), weights=(0.4, 0.35, 0.25))[0]
     if kind == "pope":
         scene = sample_pope_scene(rng, pairs=2, nonsquare_prob=0.1)
@@ -107,9 +109,8 @@ def sample_conversation(rng: random.Random, easy: bool) -> tuple[Scene, list[tup
     else:
         scene = sample_textvqa_scene(rng, nonsquare_prob=0.1)
         turns = _textvqa(scene, rng)
-    first, rest = turns[0], turns[1:]
-    rng.shuffle(rest)
-    return scene, [first] + rest[:5]
+    rng.shuffle(turns)  # any question may come first (question functions list "yes" first)
+    return scene, turns[:6]
 
 
 def _patch_targets(scene: Scene) -> tuple[np.ndarray, ...]:

@@ -49,13 +49,13 @@ GROUNDING_LAYERS = (1, 2)
 class Schedule:
     tower_steps: int = 600
     align_steps: int = 300
-    qa_steps: int = 3000
+    qa_steps: int = 2000
     easy_fraction: float = 0.1  # of qa_steps, on easy scenes
     batch: int = 8
     lr: float = 1e-3
     grounding_weight: float = 0.5
-    eval_every: int = 400
-    heldout_per_benchmark: int = 100
+    eval_every: int = 250
+    heldout_per_benchmark: int = 60
 
 
 def architecture(vocab_size: int) -> tuple[LlavaConfig, CLIPVisionConfig]:
@@ -187,7 +187,7 @@ class GroundingRecorder:
         self.rows = rows
         self.attention: dict[int, torch.Tensor] = {}
 
-    def start(self, state):
+    def start(self, state, num_layers):
         return self
 
     renumbers_positions = False

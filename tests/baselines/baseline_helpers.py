@@ -113,7 +113,7 @@ class Spy:
     def describe(self) -> dict:
         return self.inner.describe()
 
-    def start(self, state):
-        run = SpyRun(self.inner.start(state))
+    def start(self, state, num_layers):
+        run = SpyRun(self.inner.start(state, num_layers))
         self.runs.append(run)
         return run

@@ -30,7 +30,7 @@ def rows(visual_per_head: list[list[float]], system: int = SYSTEM, text: int = T
 
 def test_fastv_keeps_the_top_half_by_head_mean_of_the_last_token():
     state = hand_state(SYSTEM, VISUAL_TOKENS, TEXT)
-    run = FastV().start(state)
+    run = FastV().start(state, 32)
     assert run.renumbers_positions is False
     probe = RowProbe(rows([HEAD0, HEAD1]))
     assert run.after_layer(0, state, probe) is state  # K = 2: nothing before layer 1
@@ -53,7 +53,7 @@ def test_fastv_keeps_the_top_half_by_head_mean_of_the_last_token():
 
 def test_fastv_k_and_ratio():
     state = hand_state(SYSTEM, VISUAL_TOKENS, TEXT)
-    run = FastV(FastVConfig(k=4, ratio=0.25)).start(state)
+    run = FastV(FastVConfig(k=4, ratio=0.25)).start(state, 32)
     probe = RowProbe(rows([HEAD0, HEAD1]))
     assert run.after_layer(1, state, probe) is state
     pruned = run.after_layer(3, state, probe)
@@ -63,7 +63,7 @@ def test_fastv_k_and_ratio():
 
 def test_pdrop_drops_lambda_of_the_remaining_at_each_boundary():
     state = hand_state(SYSTEM, VISUAL_TOKENS, TEXT)
-    run = PDrop(PDropConfig(layers=(1, 3), lam=0.5)).start(state)
+    run = PDrop(PDropConfig(layers=(1, 3), lam=0.5)).start(state, 32)
     assert run.after_layer(0, state, RowProbe(rows([HEAD0, HEAD1]))) is state
     first = run.after_layer(1, state, RowProbe(rows([HEAD0, HEAD1])))
     assert run.records[0].kept == [0, 1, 3, 4]
@@ -80,7 +80,7 @@ def test_pdrop_drops_lambda_of_the_remaining_at_each_boundary():
 
 def kept_by_random(seed: int, system: int = SYSTEM, ratio: float = 0.3) -> list[int]:
     state = hand_state(system, 100, TEXT)
-    run = RandomPruning(RandomConfig(layers=(1,), ratio=ratio, seed=seed)).start(state)
+    run = RandomPruning(RandomConfig(layers=(1,), ratio=ratio, seed=seed)).start(state, 32)
     probes = []
 
     def probe_for(s):
@@ -106,7 +106,7 @@ def test_grid_on_a_small_and_the_llava_grid():
     every_second = [r * 24 + c for r in range(0, 24, 2) for c in range(0, 24, 2)]
     assert sorted(grid_choice(list(range(576)), 24, 144).tolist()) == every_second
     state = hand_state(SYSTEM, 576, TEXT)
-    run = GridPruning(GridConfig(layers=(1, 3), ratio=0.25)).start(state)
+    run = GridPruning(GridConfig(layers=(1, 3), ratio=0.25)).start(state, 32)
     states = drive(run, state, 5)
     assert run.records[0].kept == every_second
     # Second stage on the 12 x 12 subgrid: targets at 4i + 1.5 pick rows/columns 4i + 2.
@@ -122,7 +122,7 @@ def test_grid_on_a_small_and_the_llava_grid():
 )
 def test_ratio_one_leaves_the_sequence_unchanged(method):
     state = hand_state(SYSTEM, 16, TEXT)
-    run = method.start(state)
+    run = method.start(state, 32)
     assert run.after_layer(1, state, uniform_probe(state)) is state
     (record,) = run.records
     assert (record.pruned, record.k, record.visual_out) == (False, 16, 16)
@@ -135,12 +135,12 @@ def test_batch_size_above_one_is_refused():
     batch = type(state)(*(t.expand(2, *t.shape[1:]) for t in tensors))
     for method in (FastV(), PDrop(), RandomPruning(), GridPruning()):
         with pytest.raises(ValueError, match="batch size 1"):
-            method.start(batch)
+            method.start(batch, 32)
 
 
 def test_grid_needs_a_square_patch_grid():
     with pytest.raises(ValueError, match="square patch grid"):
-        GridPruning().start(hand_state(SYSTEM, 15, TEXT))
+        GridPruning().start(hand_state(SYSTEM, 15, TEXT), 32)
 
 
 @pytest.mark.parametrize(

@@ -122,7 +122,7 @@ def test_the_methods_run_what_the_solver_predicts(make, target):
     ratio = solve_keep_ratio(target, layers)
     method = make(ratio)
     state = hand_state(35, 576, 57)
-    run = method.start(state)
+    run = method.start(state, 32)
     states = drive(run, state, 32)
     leaving = [s.num_visual for s in states]
     assert leaving == keep_ratio_counts(ratio, layers, 32, 576)[1]

@@ -94,5 +94,5 @@ class DropVisual:
     def describe(self) -> dict:
         return {"method": self.name, "layer": self.layer}
 
-    def start(self, state: TokenState) -> _DropVisualRun:
+    def start(self, state: TokenState, num_layers: int) -> _DropVisualRun:
         return _DropVisualRun(self.layer, self.keep_every, self.renumber)

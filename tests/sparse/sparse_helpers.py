@@ -103,8 +103,8 @@ class Spy:
     def describe(self) -> dict:
         return self.inner.describe()
 
-    def start(self, state: TokenState) -> SpyRun:
-        run = SpyRun(self.inner.start(state))
+    def start(self, state: TokenState, num_layers: int) -> SpyRun:
+        run = SpyRun(self.inner.start(state, num_layers))
         self.runs.append(run)
         return run
 
@@ -147,9 +147,9 @@ class PromptOnly:
     def describe(self) -> dict:
         return self.inner.describe()
 
-    def start(self, state: TokenState) -> PromptOnlyRun:
+    def start(self, state: TokenState, num_layers: int) -> PromptOnlyRun:
         prompt = state.select(torch.arange(state.num_tokens - self.tail))
-        return PromptOnlyRun(self.inner.start(prompt), self.tail)
+        return PromptOnlyRun(self.inner.start(prompt, num_layers), self.tail)
 
 
 def hand_state(system: torch.Tensor, visual: torch.Tensor, text: torch.Tensor) -> TokenState:
@@ -177,7 +177,7 @@ class MatrixProbe(AttentionProbe):
         return self.matrix[:, rows][None].float()
 
 
-def new_run(pruner, state: TokenState) -> SparseVLMRun:
-    run = pruner.start(state)
+def new_run(pruner, state: TokenState, num_layers: int = 32) -> SparseVLMRun:
+    run = pruner.start(state, num_layers)
     assert isinstance(run, SparseVLMRun)
     return run

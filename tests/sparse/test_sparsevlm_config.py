@@ -105,15 +105,8 @@ def test_cli_flags_are_checked_against_the_model(small_gqa_model):
     assert pruner_from_args(parse([]), model).describe() == {"method": "dense"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Only the CLI (pruner_from_args) calls SparseVLMConfig.check: a SparseVLM used "
-    "through the library (prefill / generate / model.forward) with pruning layers beyond the "
-    "model's depth silently skips them instead of raising a ValueError.",
-)
 def test_library_path_rejects_layers_beyond_the_depth(small_gqa_model):
-    """4-layer model, default v1 layers (2, 6, 15, 19): expected a ValueError naming the depth;
-    actual: layer 2 prunes, 6 / 15 / 19 are ignored without a word."""
+    """4-layer model, default v1 layers (2, 6, 15, 19): a ValueError naming the depth."""
     with pytest.raises(ValueError, match="4 layers"):
         prefill(small_gqa_model, prompt_ids(), pixels(small_gqa_model), SparseVLM(sparsevlm_v1()))
 
