@@ -94,14 +94,10 @@ def run(args: argparse.Namespace) -> None:
     question_file = Path(args.question_file).expanduser()
     image_folder = Path(args.image_folder).expanduser()
     all_questions = read_questions(question_file)
+    if world > 1 and (num_chunks, chunk_idx) != (1, 0):
+        raise ValueError("--num-chunks/--chunk-idx do not combine with torchrun (it shards)")
     if world > 1:  # one shard per rank; rank 0 merges them at the end
-        if (num_chunks, chunk_idx) != (1, 0):
-            raise ValueError("--num-chunks/--chunk-idx do not combine with torchrun (it shards)")
-        if _merged_already(answers_file, len(all_questions)):
-            print(f"nothing to do: {answers_file} already holds all {len(all_questions)} answers")
-            return
         num_chunks, chunk_idx = world, rank
-        answers_file = answers_file.with_name(f"{answers_file.stem}.rank{rank}of{world}.jsonl")
     questions = get_chunk(all_questions, num_chunks, chunk_idx)
     check_images(image_folder, questions, question_file)
 
@@ -132,6 +128,15 @@ def run(args: argparse.Namespace) -> None:
         "seed": args.seed,
         "pruning": pruner.describe(),
     }
+    if world > 1:
+        # A job merged earlier left no shards: its merged file, if complete, is the result.
+        merged = answers_file.is_file() and resume_answers(
+            answers_file, all_questions, run_config
+        ) == len(all_questions)
+        if merged:
+            print(f"nothing to do: {answers_file} already holds all {len(all_questions)} answers")
+            return
+        answers_file = answers_file.with_name(f"{answers_file.stem}.rank{rank}of{world}.jsonl")
     done = resume_answers(answers_file, questions, run_config)
     stats = []
     with (
@@ -165,14 +170,6 @@ def run(args: argparse.Namespace) -> None:
     print(_summary(stats, done))
     if world > 1:
         _merge_ranks(Path(args.answers_file).expanduser(), answers_file, rank, world)
-
-
-def _merged_already(answers_file: Path, num_questions: int) -> bool:
-    """A torchrun job merged earlier (its shards are gone): its file holds every answer."""
-    if not answers_file.is_file():
-        return False
-    with answers_file.open("rb") as file:
-        return sum(1 for line in file if line.endswith(b"\n")) == num_questions
 
 
 def _merge_ranks(final: Path, shard: Path, rank: int, world: int) -> None:

@@ -308,6 +308,11 @@ def test_torchrun_two_ranks_merge_in_order(bench, dense, tmp_path) -> None:
         (a["question_id"], a["text"]) for a in dense[1]
     ]
     assert sorted(p.name for p in answers.parent.iterdir()) == ["answers.jsonl"]  # shards gone
+    before = answers.read_bytes()
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert "nothing to do" in again.stdout  # the merged job is not redone
+    assert answers.read_bytes() == before
 
 
 # --- bad inputs -------------------------------------------------------------------------------
