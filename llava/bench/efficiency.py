@@ -4,9 +4,9 @@
                                      [--methods all] [--decode-steps 32] [--threads 1]
                                      [--shape bench|tiny]
 
-The model and prompt are the prefill benchmark's (`llava.bench.prefill`): a LLaMA-shaped decoder
-with random weights, 32 layers (CUDA: LLaVA-1.5-7B's shape in float16; CPU: 1024 wide in
-float32; `--shape tiny`: 64 wide, for tests), prompt 35 system + 576 visual + 57 text tokens.
+The model and prompt are `llava.bench.workload`'s: a LLaMA-shaped decoder with random weights,
+32 layers (CUDA: LLaVA-1.5-7B's shape in float16; CPU: 1024 wide in float32; `--shape tiny`:
+64 wide, for tests), prompt 35 system + 576 visual + 57 text tokens.
 Methods are built from the demo's flags (`llava.eval.demo.METHODS`), i.e. through the same
 `pruner_from_args` path as the evaluations, budgets solved by `--retained-tokens`.
 
@@ -43,24 +43,24 @@ from pathlib import Path
 
 import torch
 
-from llava.bench.prefill import (
+from llava.bench.workload import (
+    SHAPES,
     SYSTEM_TOKENS,
     TEXT_TOKENS,
     VISUAL_TOKENS,
     TimedMethod,
-    _sync,
+    default_shape,
     prompt_state,
     random_model,
+    sync,
 )
 from llava.eval.demo import METHODS, expand_methods
 from llava.eval.pruning_args import add_pruning_args, pruner_from_args
 from llava.generate import decode_one_token, prefill_state
-from llava.model.config import LlamaConfig, LlavaConfig
-from llava.model.llava import LlavaLlamaForCausalLM
+from llava.model.config import LlamaConfig
 from llava.sparse.budget import account
 
 DEFAULT_OUTPUT = Path("playground/results/efficiency")
-TINY_SHAPE = dict(hidden_size=64, intermediate_size=172, num_attention_heads=4)
 
 
 @dataclass
@@ -77,17 +77,6 @@ class Row:
     decode_flops_per_token: float = 0.0
     equivalent_tokens_output: float = 0.0
     equivalent_tokens_input: float = 0.0
-
-
-def tiny_model(device: torch.device, dtype: torch.dtype) -> LlavaLlamaForCausalLM:
-    """The bench model's depth and vocabulary at width 64 (seconds on a CPU)."""
-    text = LlamaConfig(vocab_size=32000, num_hidden_layers=32, num_key_value_heads=4, **TINY_SHAPE)
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = LlavaLlamaForCausalLM(LlavaConfig(text, None, mm_hidden_size=64)).to(dtype)
-    for param in model.parameters():
-        torch.nn.init.normal_(param, 0.0, 0.02)
-    return model.eval()
 
 
 def activation_bytes(tokens: int, config: LlamaConfig, element_size: int) -> int:
@@ -115,20 +104,20 @@ def measure_once(model, state, method, row: Row, decode_steps: int) -> None:
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
         before = torch.cuda.memory_allocated(device)
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     logits, cache, stats = prefill_state(model, state, timed)
-    _sync(device)
+    sync(device)
     row.prefill_s.append(time.perf_counter() - start)
     row.scoring_s.append(timed.seconds)
     row.kv_bytes = cache.nbytes()
     lengths = cache.lengths()
     token = logits.argmax(dim=-1)
-    _sync(device)
+    sync(device)
     start = time.perf_counter()
     for _ in range(decode_steps):
         token = decode_one_token(model, token, cache).argmax(dim=-1)
-    _sync(device)
+    sync(device)
     row.decode_s_per_token.append((time.perf_counter() - start) / max(decode_steps, 1))
     config = model.config.text
     if cuda:
@@ -157,7 +146,7 @@ def run(model, labels: list[str], repeats: int, decode_steps: int, progress=None
     return list(rows.values())
 
 
-def header(args, model, device: torch.device, dtype: torch.dtype) -> dict:
+def header(args, model, device: torch.device, dtype: torch.dtype, shape: str) -> dict:
     text = model.config.text
     return {
         "date": time.strftime("%Y-%m-%d %H:%M"),
@@ -168,7 +157,7 @@ def header(args, model, device: torch.device, dtype: torch.dtype) -> dict:
         "device": str(device)
         + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "dtype": str(dtype).removeprefix("torch."),
-        "shape": f"{args.shape}: {text.num_hidden_layers} layers x {text.hidden_size} "
+        "shape": f"{shape}: {text.num_hidden_layers} layers x {text.hidden_size} "
         f"(FFN {text.intermediate_size}, {text.num_attention_heads} heads)",
         "prompt": f"{SYSTEM_TOKENS} system + {VISUAL_TOKENS} visual + {TEXT_TOKENS} text tokens",
         "rounds": args.repeats,
@@ -229,9 +218,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--shape",
-        choices=("bench", "tiny"),
-        default="bench",
-        help="bench: the prefill benchmark's model (CUDA 7B, CPU 1024 wide); tiny: 64 wide",
+        choices=sorted(SHAPES),
+        default=None,
+        help="decoder width: 7b (default on CUDA), bench (default on the CPU: 1024 wide), "
+        "tiny (64 wide, for tests)",
     )
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.decode_steps < 0:
@@ -248,8 +238,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--threads must be >= 1")
     torch.set_num_threads(args.threads)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    model = tiny_model(device, dtype) if args.shape == "tiny" else random_model(device, dtype)
-    info = header(args, model, device, dtype)
+    shape = args.shape or default_shape(device)
+    model = random_model(device, dtype, shape)
+    info = header(args, model, device, dtype, shape)
     rows = run(model, labels, args.repeats, args.decode_steps, lambda m: print(m, file=sys.stderr))
     table = markdown(info, rows)
     args.output.mkdir(parents=True, exist_ok=True)

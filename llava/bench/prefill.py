@@ -1,14 +1,12 @@
-"""Prefill benchmark: dense vs SparseVLM presets, measured side by side in one run.
+"""Prefill benchmark: dense vs SparseVLM at its v1.5 presets, measured side by side in one run.
 
-    python -m llava.bench.prefill [--device cuda] [--repeats 5]
+    python -m llava.bench.prefill [--device cuda] [--repeats 5] [--threads 1]
 
-A LLaMA-shaped decoder with random weights (32 layers; on CUDA the real LLaVA-1.5-7B shape in
-float16, on the CPU a narrower one that fits in seconds) prefills a LLaVA-1.5-shaped prompt:
-35 system tokens, 576 visual tokens, 57 text tokens (668 in all, as the method's worked FLOPs
-example). For each method it prints the median prefill time, its ratio to dense next to the
-analytic FLOPs ratio, the time spent inside the method (scoring, rank, clustering: the
-"scoring overhead", as a fraction of dense prefill) and the KV-cache bytes. Runs are interleaved
-(dense, 192, 128, 64, dense, ...) so that machine drift hits every method alike.
+The efficiency report's measurement (`llava.bench.efficiency`) restricted to the prefill and to
+SparseVLM: for each preset, the median prefill time and its ratio to dense next to the analytic
+FLOPs ratio, the time spent inside the method (scoring, rank, clustering: the "scoring
+overhead", as a fraction of dense prefill) and the KV-cache bytes after prefill. Runs are
+interleaved (dense, 192, 128, 64, dense, ...) so that machine drift hits every method alike.
 """
 
 from __future__ import annotations
@@ -17,156 +15,65 @@ import argparse
 import platform
 import statistics
 import time
-from dataclasses import dataclass
 
 import torch
 
-from llava.generate import prefill_state
-from llava.model.config import LlamaConfig, LlavaConfig
-from llava.model.llava import LlavaLlamaForCausalLM
-from llava.sparse.base import SYSTEM, TEXT, VISUAL, NoPruning, TokenState
-from llava.sparse.budget import account
-from llava.sparse.sparsevlm import V15_BUDGETS, SparseVLM, sparsevlm_v15
+from llava.bench.efficiency import Row, run
+from llava.bench.workload import (
+    SHAPES,
+    SYSTEM_TOKENS,
+    TEXT_TOKENS,
+    VISUAL_TOKENS,
+    default_shape,
+    random_model,
+)
 
-SYSTEM_TOKENS, VISUAL_TOKENS, TEXT_TOKENS = 35, 576, 57
-CUDA_SHAPE = dict(hidden_size=4096, intermediate_size=11008, num_attention_heads=32)  # 7B
-CPU_SHAPE = dict(hidden_size=1024, intermediate_size=2752, num_attention_heads=8)
-
-
-class TimedMethod:
-    """Wraps a method to time its `after_layer` calls (outside the model's code)."""
-
-    def __init__(self, method, device: torch.device) -> None:
-        self.method, self.device, self.seconds = method, device, 0.0
-        self.name = method.name
-
-    def start(self, state, num_layers):
-        run = self.method.start(state, num_layers)
-        outer = self
-
-        class Timed:
-            renumbers_positions = run.renumbers_positions
-            records = run.records
-
-            def after_layer(self, layer_idx, state, probe):
-                _sync(outer.device)
-                start = time.perf_counter()
-                result = run.after_layer(layer_idx, state, probe)
-                _sync(outer.device)
-                outer.seconds += time.perf_counter() - start
-                return result
-
-        return Timed()
+METHODS = ["dense", "sparsevlm-192", "sparsevlm-128", "sparsevlm-64"]  # v1.5 presets
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def random_model(device: torch.device, dtype: torch.dtype) -> LlavaLlamaForCausalLM:
-    shape = CUDA_SHAPE if device.type == "cuda" else CPU_SHAPE
-    text = LlamaConfig(
-        vocab_size=32000,
-        num_hidden_layers=32,
-        num_key_value_heads=shape["num_attention_heads"],
-        **shape,
-    )
-    config = LlavaConfig(text=text, mm_vision_tower=None, mm_hidden_size=1024)
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = LlavaLlamaForCausalLM(config).to(dtype)
-    for param in model.parameters():
-        torch.nn.init.normal_(param, 0.0, 0.02)
-    return model.eval()
-
-
-def prompt_state(model: LlavaLlamaForCausalLM) -> TokenState:
-    """A LLaVA-1.5-shaped layer-0 input: word embeddings around 576 image rows."""
-    generator = torch.Generator().manual_seed(1)
-    n = SYSTEM_TOKENS + VISUAL_TOKENS + TEXT_TOKENS
-    ids = torch.randint(3, 32000, (1, n), generator=generator).to(model.device)
-    hidden = model.model.embed_tokens(ids)
-    image = torch.randn(1, VISUAL_TOKENS, hidden.shape[-1], generator=generator) * 0.02
-    hidden[:, SYSTEM_TOKENS : SYSTEM_TOKENS + VISUAL_TOKENS] = image.to(hidden)
-    roles = torch.tensor([SYSTEM] * SYSTEM_TOKENS + [VISUAL] * VISUAL_TOKENS + [TEXT] * TEXT_TOKENS)
-    positions = torch.arange(n, device=model.device)[None]
-    return TokenState(hidden, positions, roles[None].to(model.device, torch.int8), positions)
-
-
-@dataclass
-class Measurement:
-    name: str
-    seconds: list[float]
-    method_seconds: list[float]
-    flops: float
-    equivalent_tokens: float
-    kv_bytes: int
-
-
-def measure(model, state: TokenState, methods: dict, repeats: int) -> list[Measurement]:
-    device = model.device
-    results = {name: Measurement(name, [], [], 0.0, 0.0, 0) for name in methods}
-    for repeat in range(repeats + 1):  # the first round warms up and is discarded
-        for name, method in methods.items():
-            timed = TimedMethod(method, device)
-            _sync(device)
-            start = time.perf_counter()
-            with torch.inference_mode():
-                _, cache, stats = prefill_state(model, state, timed)
-            _sync(device)
-            elapsed = time.perf_counter() - start
-            if repeat == 0:
-                continue
-            result = results[name]
-            result.seconds.append(elapsed)
-            result.method_seconds.append(timed.seconds)
-            accounting = account(stats, model.config.text)
-            result.flops = accounting.prefill_flops
-            result.equivalent_tokens = accounting.equivalent_tokens_output
-            result.kv_bytes = cache.nbytes()
-    return list(results.values())
-
-
-def report(results: list[Measurement], device: torch.device, dtype: torch.dtype, model) -> str:
-    dense = results[0]
-    dense_time = statistics.median(dense.seconds)
+def report(rows: list[Row], model, device: torch.device, shape: str) -> str:
+    dense = rows[0]
+    dense_time = statistics.median(dense.prefill_s)
     text = model.config.text
     lines = [
-        f"prefill benchmark, {time.strftime('%Y-%m-%d')}, {platform.machine()} "
-        f"{platform.processor() or ''} {torch.get_num_threads()} threads, device {device}, "
-        f"{dtype}; decoder {text.num_hidden_layers} layers x {text.hidden_size} "
-        f"(FFN {text.intermediate_size}), prompt {SYSTEM_TOKENS}+{VISUAL_TOKENS}+{TEXT_TOKENS} "
-        f"tokens, median of {len(dense.seconds)} runs",
+        f"Prefill benchmark, {time.strftime('%Y-%m-%d')}; {platform.machine()}, "
+        f"{torch.get_num_threads()} threads, torch {torch.__version__}, device {device}, "
+        f"{str(model.dtype).removeprefix('torch.')}; decoder {shape}: "
+        f"{text.num_hidden_layers} layers x {text.hidden_size} (FFN {text.intermediate_size}); "
+        f"prompt {SYSTEM_TOKENS} + {VISUAL_TOKENS} visual + {TEXT_TOKENS} tokens; median of "
+        f"{len(dense.prefill_s)} interleaved runs",
         "",
         "| method | equiv. tokens | prefill ms | time ratio | FLOPs ratio | scoring overhead "
-        "(% of dense) | KV cache MB |",
+        "(% of dense prefill) | KV cache MB |",
         "|---|---|---|---|---|---|---|",
     ]
-    for result in results:
-        seconds = statistics.median(result.seconds)
-        overhead = statistics.median(result.method_seconds) / dense_time
+    for row in rows:
+        seconds = statistics.median(row.prefill_s)
+        overhead = statistics.median(row.scoring_s) / dense_time
         lines.append(
-            f"| {result.name} | {result.equivalent_tokens:.1f} | {1000 * seconds:.1f} | "
-            f"{seconds / dense_time:.3f} | {result.flops / dense.flops:.3f} | "
-            f"{100 * overhead:.2f} | {result.kv_bytes / 2**20:.1f} |"
+            f"| {row.method} | {row.equivalent_tokens_output:.1f} | {1000 * seconds:.1f} | "
+            f"{seconds / dense_time:.3f} | {row.prefill_flops / dense.prefill_flops:.3f} | "
+            f"{100 * overhead:.2f} | {row.kv_bytes / 2**20:.1f} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m llava.bench.prefill", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default=None)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    torch.set_num_threads(args.threads)
+    shape = args.shape or default_shape(device)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    model = random_model(device, dtype)
-    methods = {"dense": NoPruning()}
-    for retained in V15_BUDGETS:
-        methods[f"sparsevlm-v1.5 {retained}"] = SparseVLM(sparsevlm_v15(retained))
-    results = measure(model, prompt_state(model), methods, args.repeats)
-    print(report(results, device, dtype, model))
+    model = random_model(device, dtype, shape)
+    rows = run(model, METHODS, args.repeats, decode_steps=0)
+    print(report(rows, model, device, shape))
 
 
 if __name__ == "__main__":
