@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llava.eval import model_vqa_loader
+from llava.eval.budget_plot import plot
 from llava.eval.mme import evaluate_mme
 from llava.eval.pope import evaluate_pope
 from llava.eval.textvqa import evaluate_textvqa
@@ -189,12 +190,17 @@ def main(argv: list[str] | None = None) -> None:
         f"{(time.time() - started) / 60:.1f} min"
     )
     table = markdown(rows)
+    metrics = [benchmark.score_name for benchmark in BENCHMARKS]
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "results.md").write_text(f"{header}\n\n{table}\n")
     (args.output / "results.json").write_text(
-        json.dumps({"header": header, "rows": rows}, indent=2)
+        json.dumps({"header": header, "metrics": metrics, "rows": rows}, indent=2)
     )
-    print(f"\n{header}\n\n{table}\n\nsaved to {args.output}/results.{{md,json}}")
+    plot(rows, metrics, args.output / "accuracy_vs_tokens.png")
+    print(
+        f"\n{header}\n\n{table}\n\nsaved to {args.output}/: results.md, results.json, "
+        "accuracy_vs_tokens.png"
+    )
 
 
 if __name__ == "__main__":
