@@ -5,8 +5,7 @@ training sequence is a multi-turn `vicuna_v1` conversation about one image (the 
 exactly what evaluation asks). Targets, per sequence:
 - the answer tokens of every turn (the reply and its "</s>");
 - per patch, the colour, shape and word of the object under it (for the vision tower);
-- for the first question's colour / shape words, the patches of the objects with that colour /
-  shape ("grounding": where the word's token should look).
+- attention targets for the first question ("grounding", see `_grounding`).
 """
 
 from __future__ import annotations
@@ -52,6 +51,20 @@ WORD_IDS = {word: i for i, word in enumerate(WORDS)}
 PRIOR = ObjectStats.prior()
 
 
+WORD_LAYERS = (2, 6)  # SparseVLM's first scoring layers
+ROUTING_LAYERS = (4, 5)  # the last token gathers the question's colour and shape words
+ANSWER_LAYERS = (8, 9, 10)  # between the second and third prunings
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """Where one token should put its attention (sequence indices after the image splice)."""
+
+    row: int
+    columns: list[int]
+    layers: tuple[int, ...]
+
+
 @dataclass
 class Sample:
     pixels: torch.Tensor  # (3, 336, 336)
@@ -60,7 +73,7 @@ class Sample:
     patch_colour: torch.Tensor  # (576,) colour id, -1 for no object
     patch_shape: torch.Tensor  # (576,)
     patch_word: torch.Tensor  # (576,)
-    grounding: list[tuple[int, list[int]]]  # (index in input_ids, patches it should look at)
+    grounding: list[Grounding]
 
 
 def _pope(scene: Scene, rng: random.Random) -> list[tuple[str, str]]:
@@ -125,25 +138,58 @@ def _patch_targets(scene: Scene) -> tuple[np.ndarray, ...]:
     return colour, shape, word
 
 
+def _named(scene: Scene, words: list[str]) -> tuple[dict[int, list[int]], list[int]]:
+    """For question words (lower case, singular): per colour / shape word, the objects with that
+    attribute; and the objects the question names: "red star" -> red stars, "star" -> stars."""
+    per_word, named = {}, []
+    for i, word in enumerate(words):
+        if word in COLORS:
+            per_word[i] = [k for k, o in enumerate(scene.objects) if o.color == word]
+            if i + 1 < len(words) and words[i + 1] in SHAPE_IDS:
+                continue  # the shape word that follows names the object
+            named += per_word[i]
+        elif word in SHAPE_IDS:
+            per_word[i] = [k for k, o in enumerate(scene.objects) if o.shape == word]
+            colour = words[i - 1] if i and words[i - 1] in COLORS else None
+            named += [k for k in per_word[i] if colour in (None, scene.objects[k].color)]
+    return per_word, named
+
+
 def _grounding(
     scene: Scene, tokenizer, input_ids: list[int], start: int, end: int, owners: np.ndarray
-) -> list[tuple[int, list[int]]]:
-    """Colour and shape words of input_ids[start:end] -> patches of the objects they name."""
+) -> list[Grounding]:
+    """Attention targets for the first question, input_ids[start:end] (its last token is the
+    one the reply is predicted from), in the spliced sequence's coordinates.
+
+    - Its colour and shape words look at the objects with that colour / shape, in the layers
+      where SparseVLM scores (WORD_LAYERS): text-guided scoring has something to find.
+    - Its last token looks at those words in ROUTING_LAYERS, then at the objects the question
+      names, or at BOS (an attention sink) when there are none, in ANSWER_LAYERS: after the
+      first prunings, so the answer depends on which visual tokens survive them.
+    """
     plural = {p: s for s, p in PLURALS.items()}
-    targets = []
-    for position in range(start, end):
-        word = tokenizer.decode([input_ids[position]]).strip().lower()
-        word = plural.get(word, word)
-        if word in COLORS:
-            named = [i for i, o in enumerate(scene.objects) if o.color == word]
-        elif word in SHAPE_IDS:
-            named = [i for i, o in enumerate(scene.objects) if o.shape == word]
-        else:
-            continue
-        patches = np.flatnonzero(np.isin(owners, named)).tolist()
-        if patches:
-            targets.append((position, patches))
-    return targets
+    image_at = input_ids.index(IMAGE_TOKEN_INDEX)
+    num_visual = owners.size
+    words = [tokenizer.decode([t]).strip().lower() for t in input_ids[start:end]]
+    per_word, named = _named(scene, [plural.get(w, w) for w in words])
+
+    def columns(objects: list[int]) -> list[int]:
+        return (image_at + np.flatnonzero(np.isin(owners, objects))).tolist()
+
+    def row(position: int) -> int:
+        return position + num_visual - 1  # input_ids index -> spliced sequence index
+
+    targets = [
+        Grounding(row(start + i), columns(objects), WORD_LAYERS)
+        for i, objects in per_word.items()
+        if columns(objects)
+    ]
+    answer = row(end - 1)
+    if per_word:  # the last token first reads which objects the question names ...
+        words = [row(start + i) for i in per_word]
+        targets.append(Grounding(answer, words, ROUTING_LAYERS))
+    # ... then looks them up in the image.
+    return targets + [Grounding(answer, columns(named) or [0], ANSWER_LAYERS)]
 
 
 def build_sample(

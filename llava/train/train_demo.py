@@ -42,7 +42,6 @@ from llava.train.tokenizer_training import train_tokenizer
 
 TOWER_FOLDER = "clip-vit-synthetic-patch14-336"
 DEFAULT_OUTPUT = Path("playground/models/llava-v1.5-synthetic")
-GROUNDING_LAYERS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class Schedule:
     batch: int = 8
     lr: float = 1e-3
     grounding_weight: float = 0.5
-    eval_every: int = 250
+    eval_every: int = 200
     heldout_per_benchmark: int = 60
 
 
@@ -178,39 +177,36 @@ class TowerHeads(nn.Module):
 
 
 class GroundingRecorder:
-    """A no-op 'pruner' that collects attention rows of the first question's tokens in the
-    grounding layers (through the same probe pruning methods use)."""
+    """A no-op 'pruner' that collects, through the same probe pruning methods use, the
+    head-averaged attention rows the grounding targets are about."""
 
     name = "grounding"
+    renumbers_positions = False
 
-    def __init__(self, rows: torch.Tensor) -> None:
-        self.rows = rows
-        self.attention: dict[int, torch.Tensor] = {}
+    def __init__(self, samples: list[Sample]) -> None:
+        self.rows = sorted({g.row for s in samples for g in s.grounding})
+        self.layers = {layer for s in samples for g in s.grounding for layer in g.layers}
+        self.attention: dict[int, torch.Tensor] = {}  # layer -> (B, rows, N)
+        self.records: list = []
 
     def start(self, state, num_layers):
         return self
 
-    renumbers_positions = False
-    records: list = []
-
     def after_layer(self, layer_idx, state, probe):
-        if layer_idx in GROUNDING_LAYERS:
-            self.attention[layer_idx] = probe.rows(self.rows).mean(dim=1)  # (B, R, N)
+        if layer_idx in self.layers:
+            self.attention[layer_idx] = probe.rows(torch.tensor(self.rows)).mean(dim=1)
         return state
 
-
-def grounding_loss(
-    recorder: GroundingRecorder, samples: list[Sample], first_row: int, image_at: int
-) -> torch.Tensor:
-    """-log(attention mass on the named objects' patches), averaged over words and layers."""
-    losses = []
-    for attention in recorder.attention.values():
-        for row, sample in enumerate(samples):
-            for position, patches in sample.grounding:
-                columns = image_at + torch.tensor(patches)
-                mass = attention[row, position - first_row, columns].sum()
-                losses.append(-torch.log(mass + 1e-6))
-    return torch.stack(losses).mean() if losses else torch.zeros(())
+    def loss(self, samples: list[Sample]) -> torch.Tensor:
+        """-log(attention mass on each target's columns), averaged over targets and layers."""
+        losses = []
+        for batch_row, sample in enumerate(samples):
+            for target in sample.grounding:
+                row = self.rows.index(target.row)
+                for layer in target.layers:
+                    attention = self.attention[layer][batch_row, row]
+                    losses.append(-torch.log(attention[target.columns].sum() + 1e-6))
+        return torch.stack(losses).mean() if losses else torch.zeros(())
 
 
 def answer_loss(model: LlavaLlamaForCausalLM, hidden: torch.Tensor, labels: torch.Tensor):
@@ -420,14 +416,11 @@ def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = 
             group["lr"] = lr_at(step)
         samples = batches.samples(schedule.batch, easy=step < easy_steps)
         batch = collate(samples, num_visual)
-        image_at = batch["image_at"]
-        first_row = image_at + 1
-        last_row = max((p for s in samples for p, _ in s.grounding), default=first_row)
-        recorder = GroundingRecorder(torch.arange(first_row, last_row + 1) + num_visual - 1)
+        recorder = GroundingRecorder(samples)
         state = model.prepare_state(batch["input_ids"], batch["pixels"])
         state, _ = model.model.run_layers(state, None, recorder)
         qa_loss = answer_loss(model, state.hidden, batch["labels"])
-        ground = grounding_loss(recorder, samples, first_row, image_at)
+        ground = recorder.loss(samples)
         loss = qa_loss + schedule.grounding_weight * ground
         optimizer.zero_grad()
         loss.backward()
