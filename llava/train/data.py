@@ -54,6 +54,7 @@ PRIOR = ObjectStats.prior()
 WORD_LAYERS = (2, 6)  # SparseVLM's first scoring layers
 ROUTING_LAYERS = (4, 5)  # the last token gathers the question's colour and shape words
 ANSWER_LAYERS = (8, 9, 10)  # between the second and third prunings
+ASKED_LAYER = 7  # by then the last token must know the colour and shape the question names
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class Sample:
     patch_shape: torch.Tensor  # (576,)
     patch_word: torch.Tensor  # (576,)
     grounding: list[Grounding]
+    # The first question's last token (sequence index after the splice) and the colour and
+    # shape it names (ids, -1 if none): what that token must know before looking at the image.
+    asked: tuple[int, int, int]
 
 
 def _pope(scene: Scene, rng: random.Random) -> list[tuple[str, str]]:
@@ -171,7 +175,8 @@ def _grounding(
     image_at = input_ids.index(IMAGE_TOKEN_INDEX)
     num_visual = owners.size
     words = [tokenizer.decode([t]).strip().lower() for t in input_ids[start:end]]
-    per_word, named = _named(scene, [plural.get(w, w) for w in words])
+    words = [plural.get(w, w) for w in words]
+    per_word, named = _named(scene, words)
 
     def columns(objects: list[int]) -> list[int]:
         return (image_at + np.flatnonzero(np.isin(owners, objects))).tolist()
@@ -186,8 +191,8 @@ def _grounding(
     ]
     answer = row(end - 1)
     if per_word:  # the last token first reads which objects the question names ...
-        words = [row(start + i) for i in per_word]
-        targets.append(Grounding(answer, words, ROUTING_LAYERS))
+        word_rows = [row(start + i) for i in per_word]
+        targets.append(Grounding(answer, word_rows, ROUTING_LAYERS))
     # ... then looks them up in the image.
     return targets + [Grounding(answer, columns(named) or [0], ANSWER_LAYERS)]
 
@@ -222,4 +227,14 @@ def build_sample(
         patch_shape=torch.from_numpy(shape),
         patch_word=torch.from_numpy(word),
         grounding=_grounding(scene, tokenizer, input_ids, image_at + 1, first_question_end, owners),
+        asked=_asked(tokenizer, input_ids, image_at + 1, first_question_end, owners.size),
     )
+
+
+def _asked(tokenizer, input_ids: list[int], start: int, end: int, num_visual: int):
+    plural = {p: s for s, p in PLURALS.items()}
+    words = [tokenizer.decode([t]).strip().lower() for t in input_ids[start:end]]
+    words = [plural.get(w, w) for w in words]
+    colour = next((COLOR_IDS[w] for w in words if w in COLOR_IDS), -1)
+    shape = next((SHAPE_IDS[w] for w in words if w in SHAPE_IDS), -1)
+    return end - 1 + num_visual - 1, colour, shape

@@ -37,7 +37,7 @@ from llava.model.llava import LlavaLlamaForCausalLM
 from llava.model.tokenizer import SentencePieceTokenizer
 from llava.model.vision import CLIPVisionTower
 from llava.synthetic import COLORS, WORDS, make_rng, sample_example
-from llava.train.data import SHAPE_IDS, Sample, build_sample, sample_conversation
+from llava.train.data import ASKED_LAYER, SHAPE_IDS, Sample, build_sample, sample_conversation
 from llava.train.tokenizer_training import train_tokenizer
 
 TOWER_FOLDER = "clip-vit-synthetic-patch14-336"
@@ -46,12 +46,12 @@ DEFAULT_OUTPUT = Path("playground/models/llava-v1.5-synthetic")
 
 @dataclass(frozen=True)
 class Schedule:
-    tower_steps: int = 600
-    align_steps: int = 300
+    tower_steps: int = 1200
+    align_steps: int = 600
     qa_steps: int = 2000
     easy_fraction: float = 0.1  # of qa_steps, on easy scenes
     batch: int = 8
-    lr: float = 1e-3
+    lr: float = 1.5e-3
     grounding_weight: float = 0.5
     eval_every: int = 200
     heldout_per_benchmark: int = 60
@@ -93,13 +93,11 @@ def build_model(vocab_size: int) -> LlavaLlamaForCausalLM:
     config, vision = architecture(vocab_size)
     tower = CLIPVisionTower(CLIPVisionModel(vision), -2, "patch")
     model = LlavaLlamaForCausalLM(config, tower)
-    depth = config.text.num_hidden_layers
     for name, param in model.model.named_parameters():
-        if name.startswith("vision_tower") or param.dim() < 2:
-            continue
-        # GPT-2 style: residual-branch outputs scaled down with depth.
-        residual_out = name.endswith(("o_proj.weight", "down_proj.weight"))
-        nn.init.normal_(param, 0.0, 0.02 / math.sqrt(2 * depth) if residual_out else 0.02)
+        # Same scale for every matrix, residual outputs included (no depth scaling): what one
+        # token's attention reads from another must weigh in its residual stream from the start.
+        if not name.startswith("vision_tower") and param.dim() >= 2:
+            nn.init.normal_(param, 0.0, 0.02)
     nn.init.normal_(model.lm_head.weight, 0.0, 0.02)
     return model
 
@@ -176,6 +174,26 @@ class TowerHeads(nn.Module):
         return total, correct / max(count, 1)
 
 
+class AskedHeads(nn.Module):
+    """Linear read-outs, used only in training, of the colour and shape the question names from
+    the last token's hidden state after ASKED_LAYER: they make the question's words weigh in
+    that token's residual stream before it looks the object up."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.colour = nn.Linear(width, len(COLORS))
+        self.shape = nn.Linear(width, len(SHAPE_IDS))
+
+    def loss(self, hidden: torch.Tensor, samples: list[Sample]) -> torch.Tensor:
+        """hidden: (B, D), the last question token of each sample after ASKED_LAYER."""
+        colour = torch.tensor([s.asked[1] for s in samples])
+        shape = torch.tensor([s.asked[2] for s in samples])
+        losses = [F.cross_entropy(head(hidden), target, ignore_index=-1)
+                  for head, target in ((self.colour, colour), (self.shape, shape))
+                  if (target >= 0).any()]  # fmt: skip
+        return torch.stack(losses).mean() if losses else torch.zeros(())
+
+
 class GroundingRecorder:
     """A no-op 'pruner' that collects, through the same probe pruning methods use, the
     head-averaged attention rows the grounding targets are about."""
@@ -184,6 +202,7 @@ class GroundingRecorder:
     renumbers_positions = False
 
     def __init__(self, samples: list[Sample]) -> None:
+        self.samples = samples
         self.rows = sorted({g.row for s in samples for g in s.grounding})
         self.layers = {layer for s in samples for g in s.grounding for layer in g.layers}
         self.attention: dict[int, torch.Tensor] = {}  # layer -> (B, rows, N)
@@ -195,6 +214,9 @@ class GroundingRecorder:
     def after_layer(self, layer_idx, state, probe):
         if layer_idx in self.layers:
             self.attention[layer_idx] = probe.rows(torch.tensor(self.rows)).mean(dim=1)
+        if layer_idx == ASKED_LAYER:
+            rows = torch.tensor([s.asked[0] for s in self.samples])
+            self.asked_hidden = state.hidden[torch.arange(len(rows)), rows]
         return state
 
     def loss(self, samples: list[Sample]) -> torch.Tensor:
@@ -399,8 +421,13 @@ def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = 
                 minutes=(time.time() - started) / 60,
             )
 
-    # C. Decoder and projector answer questions (tower frozen, as LLaVA-1.5).
-    trainable = [p for n, p in model.named_parameters() if not n.startswith("model.vision_tower")]
+    # C. The decoder answers questions. Tower and projector stay frozen: fine-tuned along with a
+    # decoder that starts from scratch, the projector loses what stage B aligned (its outputs
+    # stop telling colours apart), and every later stage depends on it.
+    projector.requires_grad_(False)
+    asked_heads = AskedHeads(config.text.hidden_size)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    trainable += list(asked_heads.parameters())
     optimizer = torch.optim.AdamW(trainable, lr=schedule.lr, weight_decay=0.0)
     warmup = 100
 
@@ -420,7 +447,7 @@ def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = 
         state = model.prepare_state(batch["input_ids"], batch["pixels"])
         state, _ = model.model.run_layers(state, None, recorder)
         qa_loss = answer_loss(model, state.hidden, batch["labels"])
-        ground = recorder.loss(samples)
+        ground = recorder.loss(samples) + asked_heads.loss(recorder.asked_hidden, samples)
         loss = qa_loss + schedule.grounding_weight * ground
         optimizer.zero_grad()
         loss.backward()
