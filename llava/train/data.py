@@ -193,8 +193,19 @@ def _grounding(
     if per_word:  # the last token first reads which objects the question names ...
         word_rows = [row(start + i) for i in per_word]
         targets.append(Grounding(answer, word_rows, ROUTING_LAYERS))
-    # ... then looks them up in the image.
-    return targets + [Grounding(answer, columns(named) or [0], ANSWER_LAYERS)]
+    # ... then looks them up in the image. "A red circle" is looked up in two single-attribute
+    # steps, since matching a colour-and-shape conjunction against the image at once is what a
+    # model this small does not learn: the shape word has gathered the circles (and so their
+    # colours) in WORD_LAYERS; the last token, holding "red", attends to that word when a red
+    # circle exists, to BOS otherwise.
+    shape_after_colour = [
+        i for i in per_word if i and words[i] in SHAPES and words[i - 1] in COLORS
+    ]
+    if shape_after_colour:
+        lookup = [row(start + shape_after_colour[0])] if named else [0]
+    else:
+        lookup = columns(named) or [0]
+    return targets + [Grounding(answer, lookup, ANSWER_LAYERS)]
 
 
 def build_sample(
