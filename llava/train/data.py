@@ -55,6 +55,7 @@ WORD_LAYERS = (2, 6)  # SparseVLM's first scoring layers
 ROUTING_LAYERS = (4, 5)  # the last token gathers the question's colour and shape words
 ANSWER_LAYERS = (8, 9, 10)  # between the second and third prunings
 ASKED_LAYER = 7  # by then the last token must know the colour and shape the question names
+FOUND_LAYER = 11  # and, after looking, whether the image holds such an object
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Sample:
     # The first question's last token (sequence index after the splice) and the colour and
     # shape it names (ids, -1 if none): what that token must know before looking at the image.
     asked: tuple[int, int, int]
+    found: int  # 1 if the image holds an object the first question names, 0 if not, -1 if n/a
 
 
 def _pope(scene: Scene, rng: random.Random) -> list[tuple[str, str]]:
@@ -239,6 +241,7 @@ def build_sample(
         patch_word=torch.from_numpy(word),
         grounding=_grounding(scene, tokenizer, input_ids, image_at + 1, first_question_end, owners),
         asked=_asked(tokenizer, input_ids, image_at + 1, first_question_end, owners.size),
+        found=_found(scene, tokenizer, input_ids, image_at + 1, first_question_end),
     )
 
 
@@ -249,3 +252,10 @@ def _asked(tokenizer, input_ids: list[int], start: int, end: int, num_visual: in
     colour = next((COLOR_IDS[w] for w in words if w in COLOR_IDS), -1)
     shape = next((SHAPE_IDS[w] for w in words if w in SHAPE_IDS), -1)
     return end - 1 + num_visual - 1, colour, shape
+
+
+def _found(scene: Scene, tokenizer, input_ids: list[int], start: int, end: int) -> int:
+    plural = {p: s for s, p in PLURALS.items()}
+    words = [tokenizer.decode([t]).strip().lower() for t in input_ids[start:end]]
+    per_word, named = _named(scene, [plural.get(w, w) for w in words])
+    return int(bool(named)) if per_word else -1

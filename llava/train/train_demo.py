@@ -37,7 +37,14 @@ from llava.model.llava import LlavaLlamaForCausalLM
 from llava.model.tokenizer import SentencePieceTokenizer
 from llava.model.vision import CLIPVisionTower
 from llava.synthetic import COLORS, WORDS, make_rng, sample_example
-from llava.train.data import ASKED_LAYER, SHAPE_IDS, Sample, build_sample, sample_conversation
+from llava.train.data import (
+    ASKED_LAYER,
+    FOUND_LAYER,
+    SHAPE_IDS,
+    Sample,
+    build_sample,
+    sample_conversation,
+)
 from llava.train.tokenizer_training import train_tokenizer
 
 TOWER_FOLDER = "clip-vit-synthetic-patch14-336"
@@ -175,22 +182,29 @@ class TowerHeads(nn.Module):
 
 
 class AskedHeads(nn.Module):
-    """Linear read-outs, used only in training, of the colour and shape the question names from
-    the last token's hidden state after ASKED_LAYER: they make the question's words weigh in
-    that token's residual stream before it looks the object up."""
+    """Linear read-outs, used only in training, from the last question token's hidden state:
+    the colour and shape the question names after ASKED_LAYER, and whether the image holds
+    such an object after FOUND_LAYER. They make what the question asks, then what the image
+    answered, weigh in that token's residual stream, where the reply can read them."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
         self.colour = nn.Linear(width, len(COLORS))
         self.shape = nn.Linear(width, len(SHAPE_IDS))
+        self.found = nn.Linear(width, 2)
 
-    def loss(self, hidden: torch.Tensor, samples: list[Sample]) -> torch.Tensor:
-        """hidden: (B, D), the last question token of each sample after ASKED_LAYER."""
-        colour = torch.tensor([s.asked[1] for s in samples])
-        shape = torch.tensor([s.asked[2] for s in samples])
-        losses = [F.cross_entropy(head(hidden), target, ignore_index=-1)
-                  for head, target in ((self.colour, colour), (self.shape, shape))
-                  if (target >= 0).any()]  # fmt: skip
+    def loss(self, hidden: dict[int, torch.Tensor], samples: list[Sample]) -> torch.Tensor:
+        """hidden: layer -> (B, D), the last question token of each sample after that layer."""
+        targets = (
+            (self.colour, ASKED_LAYER, [s.asked[1] for s in samples]),
+            (self.shape, ASKED_LAYER, [s.asked[2] for s in samples]),
+            (self.found, FOUND_LAYER, [s.found for s in samples]),
+        )
+        losses = [
+            F.cross_entropy(head(hidden[layer]), torch.tensor(target), ignore_index=-1)
+            for head, layer, target in targets
+            if max(target) >= 0
+        ]
         return torch.stack(losses).mean() if losses else torch.zeros(())
 
 
@@ -206,6 +220,7 @@ class GroundingRecorder:
         self.rows = sorted({g.row for s in samples for g in s.grounding})
         self.layers = {layer for s in samples for g in s.grounding for layer in g.layers}
         self.attention: dict[int, torch.Tensor] = {}  # layer -> (B, rows, N)
+        self.asked_hidden: dict[int, torch.Tensor] = {}  # layer -> (B, D)
         self.records: list = []
 
     def start(self, state, num_layers):
@@ -214,9 +229,9 @@ class GroundingRecorder:
     def after_layer(self, layer_idx, state, probe):
         if layer_idx in self.layers:
             self.attention[layer_idx] = probe.rows(torch.tensor(self.rows)).mean(dim=1)
-        if layer_idx == ASKED_LAYER:
+        if layer_idx in (ASKED_LAYER, FOUND_LAYER):
             rows = torch.tensor([s.asked[0] for s in self.samples])
-            self.asked_hidden = state.hidden[torch.arange(len(rows)), rows]
+            self.asked_hidden[layer_idx] = state.hidden[torch.arange(len(rows)), rows]
         return state
 
     def loss(self, samples: list[Sample]) -> torch.Tensor:
