@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from llava.eval import model_vqa_loader
 from llava.eval.budget_plot import plot
 from llava.eval.mme import evaluate_mme
@@ -164,7 +166,11 @@ def main(argv: list[str] | None = None) -> None:
         f"{','.join(METHOD_GROUPS['default'])}; 'all': every method at 192/128/64; "
         "'baselines': dense and the baselines)",
     )
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--device",
+        default="cuda" if torch.cuda.is_available() else "cpu",
+        help="default: cuda if present, else cpu",
+    )
     parser.add_argument(
         "--sizes",
         type=json.loads,

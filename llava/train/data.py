@@ -169,9 +169,10 @@ def _grounding(
 
     - Its colour and shape words look at the objects with that colour / shape, in the layers
       where SparseVLM scores (WORD_LAYERS): text-guided scoring has something to find.
-    - Its last token looks at those words in ROUTING_LAYERS, then at the objects the question
-      names, or at BOS (an attention sink) when there are none, in ANSWER_LAYERS: after the
-      first prunings, so the answer depends on which visual tokens survive them.
+    - Its last token looks at those words in ROUTING_LAYERS, then, in ANSWER_LAYERS, at what
+      the question names (the objects, or for "a red circle" the shape word that gathered the
+      circles), or at BOS (an attention sink) when the image holds none: after the first
+      prunings, so the answer depends on which visual tokens survive them.
     """
     plural = {p: s for s, p in PLURALS.items()}
     image_at = input_ids.index(IMAGE_TOKEN_INDEX)

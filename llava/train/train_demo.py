@@ -10,10 +10,13 @@ token budgets apply unchanged. Recipe (each stage warm-starts the next):
   B. projector: each patch's output regresses onto the decoder's word embeddings of its
      object's colour and shape (and word), so question words and matching patches start out
      similar;
-  C. decoder + projector on multi-turn conversations (several questions per image), a short
-     curriculum of easy scenes first, with an auxiliary grounding loss: in early layers, the
-     question's colour and shape words put attention on the patches of objects with that
-     colour / shape (large VLMs learn this from web-scale data; a 2-hour CPU run does not).
+  C. decoder on multi-turn conversations (several questions per image; tower and projector
+     frozen), a short curriculum of easy scenes first, with auxiliary targets
+     (`llava/train/data.py`): attention targets for the first question's words and last token,
+     and linear read-outs of what that token must know (the colour and shape asked, then
+     whether the image holds such an object). Large VLMs learn such grounding from web-scale
+     data; a CPU run of an hour does not.
+`--init-from` continues stage C from an earlier output.
 The result is saved in the original LLaVA checkpoint format (float16).
 """
 

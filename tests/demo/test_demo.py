@@ -1,0 +1,89 @@
+"""The shipped demo model and the main job (`python -m llava.eval.demo`) on a tiny subset."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from llava.eval import demo
+from llava.eval.runner import build_prompt
+from llava.mm_utils import process_images, tokenizer_image_token
+from llava.model.builder import load_pretrained_model
+from llava.synthetic import BenchmarkSizes, write_benchmarks
+
+SHIPPED = demo.DEFAULT_MODEL
+TINY = BenchmarkSizes(pope_images=3, pope_pairs=1, mme_images=1, textvqa_images=2)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    write_benchmarks(root, seed=0, sizes=TINY)
+    return root
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    torch.set_num_threads(1)
+    return load_pretrained_model(str(SHIPPED), None, SHIPPED.name, device="cpu")
+
+
+def test_shipped_model_is_an_original_llava_checkpoint(shipped) -> None:
+    config = json.loads((SHIPPED / "config.json").read_text())
+    assert config["architectures"] == ["LlavaLlamaForCausalLM"]
+    assert config["num_hidden_layers"] == 32  # SparseVLM's default layers apply unchanged
+    _, model, _, _ = shipped
+    assert model.get_vision_tower().num_patches == 576
+    size = sum(p.stat().st_size for p in SHIPPED.rglob("*") if p.is_file())
+    assert size < 25 * 2**20
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the shipped model is near chance on synthetic POPE (README, 'The shipped demo "
+    "model'); remove this mark when a retrained model passes",
+)
+def test_shipped_model_answers_heldout_pope_questions(shipped, data) -> None:
+    """Benchmark questions (seed 0, split "test") are never seen in training."""
+    tokenizer, model, processor, _ = shipped
+    questions = [json.loads(line) for line in (data / "pope/llava_pope_test.jsonl").open()]
+    labels = {  # POPE aligns a split's questions with its label file by position
+        split: [
+            json.loads(line)["label"]
+            for line in (data / f"pope/coco/coco_pope_{split}.json").open()
+        ]
+        for split in ("adversarial", "popular", "random")
+    }
+    right = 0
+    for question in questions:
+        prompt = build_prompt(question["text"], "vicuna_v1")
+        ids = tokenizer_image_token(prompt, tokenizer, return_tensors="pt")[None]
+        image = Image.open(data / "pope/val2014" / question["image"]).convert("RGB")
+        output = model.generate(
+            ids,
+            images=process_images([image], processor, model.config),
+            do_sample=False,
+            max_new_tokens=4,
+        )
+        answer = tokenizer.batch_decode(output, skip_special_tokens=True)[0].strip().lower()
+        right += answer == labels[question["category"]].pop(0)
+    assert right >= 0.8 * len(questions), f"{right} of {len(questions)} right"
+
+
+def test_main_job_on_a_tiny_subset(data, tmp_path) -> None:
+    output = tmp_path / "results"
+    demo.main(["--data", str(data), "--output", str(output),
+               "--methods", "dense,sparsevlm-64,random-64"])  # fmt: skip
+    results = json.loads((output / "results.json").read_text())
+    assert [row["method"] for row in results["rows"]] == ["dense", "sparsevlm-64", "random-64"]
+    dense, sparse, _ = results["rows"]
+    assert dense["equivalent tokens"] == 576.0
+    assert sparse["equivalent tokens"] == pytest.approx(64.8, abs=0.1)
+    for row in results["rows"]:
+        assert set(results["metrics"]) <= set(row)
+    assert (output / "results.md").read_text().count("\n|") == 4  # header, rule, 3 rows
+    with Image.open(output / "accuracy_vs_tokens.png") as picture:
+        assert picture.format == "PNG"
