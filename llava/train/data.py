@@ -5,7 +5,9 @@ training sequence is a multi-turn `vicuna_v1` conversation about one image (the 
 exactly what evaluation asks). Targets, per sequence:
 - the answer tokens of every turn (the reply and its "</s>");
 - per patch, the colour, shape and word of the object under it (for the vision tower);
-- attention targets for the first question ("grounding", see `_grounding`).
+- attention targets for the first question ("grounding", see `_grounding`);
+- what that question's last token must know: the colour and shape asked (`asked`), and whether
+  the image holds such an object (`found`).
 """
 
 from __future__ import annotations
@@ -144,6 +146,13 @@ def _patch_targets(scene: Scene) -> tuple[np.ndarray, ...]:
     return colour, shape, word
 
 
+def _question_words(tokenizer, token_ids: list[int]) -> list[str]:
+    """One lower-case word per token, plurals made singular ("circles" -> "circle")."""
+    singular = {p: s for s, p in PLURALS.items()}
+    words = [tokenizer.decode([t]).strip().lower() for t in token_ids]
+    return [singular.get(w, w) for w in words]
+
+
 def _named(scene: Scene, words: list[str]) -> tuple[dict[int, list[int]], list[int]]:
     """For question words (lower case, singular): per colour / shape word, the objects with that
     attribute; and the objects the question names: "red star" -> red stars, "star" -> stars."""
@@ -174,11 +183,9 @@ def _grounding(
       circles), or at BOS (an attention sink) when the image holds none: after the first
       prunings, so the answer depends on which visual tokens survive them.
     """
-    plural = {p: s for s, p in PLURALS.items()}
     image_at = input_ids.index(IMAGE_TOKEN_INDEX)
     num_visual = owners.size
-    words = [tokenizer.decode([t]).strip().lower() for t in input_ids[start:end]]
-    words = [plural.get(w, w) for w in words]
+    words = _question_words(tokenizer, input_ids[start:end])
     per_word, named = _named(scene, words)
 
     def columns(objects: list[int]) -> list[int]:
@@ -197,10 +204,10 @@ def _grounding(
         word_rows = [row(start + i) for i in per_word]
         targets.append(Grounding(answer, word_rows, ROUTING_LAYERS))
     # ... then looks them up in the image. "A red circle" is looked up in two single-attribute
-    # steps, since matching a colour-and-shape conjunction against the image at once is what a
-    # model this small does not learn: the shape word has gathered the circles (and so their
-    # colours) in WORD_LAYERS; the last token, holding "red", attends to that word when a red
-    # circle exists, to BOS otherwise.
+    # steps: asked to match the colour-and-shape pair against the image at once, the model put
+    # its attention on objects sharing either attribute. The shape word has gathered the
+    # circles (and so their colours) in WORD_LAYERS; the last token, holding "red", attends to
+    # that word when a red circle exists, to BOS otherwise.
     shape_after_colour = [
         i for i in per_word if i and words[i] in SHAPES and words[i - 1] in COLORS
     ]
@@ -247,16 +254,12 @@ def build_sample(
 
 
 def _asked(tokenizer, input_ids: list[int], start: int, end: int, num_visual: int):
-    plural = {p: s for s, p in PLURALS.items()}
-    words = [tokenizer.decode([t]).strip().lower() for t in input_ids[start:end]]
-    words = [plural.get(w, w) for w in words]
+    words = _question_words(tokenizer, input_ids[start:end])
     colour = next((COLOR_IDS[w] for w in words if w in COLOR_IDS), -1)
     shape = next((SHAPE_IDS[w] for w in words if w in SHAPE_IDS), -1)
     return end - 1 + num_visual - 1, colour, shape
 
 
 def _found(scene: Scene, tokenizer, input_ids: list[int], start: int, end: int) -> int:
-    plural = {p: s for s, p in PLURALS.items()}
-    words = [tokenizer.decode([t]).strip().lower() for t in input_ids[start:end]]
-    per_word, named = _named(scene, [plural.get(w, w) for w in words])
+    per_word, named = _named(scene, _question_words(tokenizer, input_ids[start:end]))
     return int(bool(named)) if per_word else -1

@@ -1,0 +1,71 @@
+"""The demo model's training: its grounding targets, and a few steps of every stage end to end."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+import torch
+
+from llava.constants import IMAGE_TOKEN_INDEX
+from llava.model.builder import load_pretrained_model
+from llava.model.tokenizer import SentencePieceTokenizer
+from llava.synthetic import sample_scene
+from llava.train import train_demo
+from llava.train.data import ANSWER_LAYERS, SHAPE_IDS, build_sample
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """Three steps of each stage: the script runs and writes a loadable LLaVA checkpoint."""
+    torch.set_num_threads(1)
+    output = tmp_path_factory.mktemp("demo-model")
+    schedule = train_demo.Schedule(
+        tower_steps=3, align_steps=3, qa_steps=3, batch=1, eval_every=3, heldout_per_benchmark=1
+    )
+    train_demo.train(output, seed=0, schedule=schedule)
+    return output
+
+
+def test_training_writes_a_loadable_checkpoint_and_a_log(trained) -> None:
+    tokenizer, model, _, _ = load_pretrained_model(str(trained), None, trained.name, device="cpu")
+    assert model.config.text.num_hidden_layers == 32
+    assert model.get_vision_tower().num_patches == 576
+    stages = [json.loads(line)["stage"] for line in (trained / "training/log.jsonl").open()]
+    assert {"tower", "align", "qa", "heldout"} <= set(stages)
+
+
+def _first_turn(trained, scene, question: str):
+    tokenizer = SentencePieceTokenizer(trained / "tokenizer.model")
+    _, model, processor, _ = load_pretrained_model(str(trained), None, trained.name, device="cpu")
+    sample = build_sample(scene, [(question, "Yes")], tokenizer, processor, model.config)
+    lookup = next(g for g in sample.grounding if g.layers == ANSWER_LAYERS)
+    return tokenizer, sample, lookup
+
+
+def _token_at(sample, row: int, tokenizer) -> str:
+    """The text token at a spliced-sequence row (rows after the image shift by 575)."""
+    return tokenizer.decode([sample.input_ids[row - len(sample.patch_colour) + 1]]).strip()
+
+
+def test_a_colour_and_shape_question_looks_up_the_shape_word_or_the_sink(trained) -> None:
+    scene = sample_scene(random.Random(3), num_objects=(3, 3))
+    colour, shape = scene.objects[0].kind
+    tokenizer, present, lookup = _first_turn(trained, scene, f"Is there a {colour} {shape}?")
+    assert [_token_at(present, row, tokenizer) for row in lookup.columns] == [shape]
+    assert present.found == 1
+    absent_colour = next(c for c in ("red", "blue", "green", "yellow", "white")
+                         if (c, shape) not in scene.kinds())  # fmt: skip
+    _, absent, lookup = _first_turn(trained, scene, f"Is there a {absent_colour} {shape}?")
+    assert lookup.columns == [0] and absent.found == 0  # BOS, the attention sink
+
+
+def test_a_shape_question_looks_up_the_objects_patches(trained) -> None:
+    scene = sample_scene(random.Random(3), num_objects=(3, 3))
+    shape = scene.objects[0].shape
+    _, sample, lookup = _first_turn(trained, scene, f"Is there a {shape}?")
+    image_at = sample.input_ids.index(IMAGE_TOKEN_INDEX)
+    patches = [row - image_at for row in lookup.columns]
+    assert patches and all(int(sample.patch_shape[p]) == SHAPE_IDS[shape] for p in patches)
+    assert sample.asked[2] >= 0 and sample.asked[1] == -1  # a shape asked, no colour
