@@ -134,8 +134,7 @@ def sample_conversation(rng: random.Random, easy: bool) -> tuple[Scene, list[tup
     return scene, turns[:6]
 
 
-def _patch_targets(scene: Scene) -> tuple[np.ndarray, ...]:
-    owners = patch_owners(scene).reshape(-1)
+def _patch_targets(scene: Scene, owners: np.ndarray) -> tuple[np.ndarray, ...]:
     colour, shape, word = (np.full(owners.shape, NO_OBJECT) for _ in range(3))
     for i, obj in enumerate(scene.objects):
         here = owners == i
@@ -170,11 +169,21 @@ def _named(scene: Scene, words: list[str]) -> tuple[dict[int, list[int]], list[i
     return per_word, named
 
 
+def _spliced(position: int, num_visual: int) -> int:
+    """input_ids index (after the image placeholder) -> index in the spliced sequence."""
+    return position + num_visual - 1
+
+
 def _grounding(
-    scene: Scene, tokenizer, input_ids: list[int], start: int, end: int, owners: np.ndarray
+    words: list[str],
+    per_word: dict[int, list[int]],
+    named: list[int],
+    start: int,
+    owners: np.ndarray,
 ) -> list[Grounding]:
-    """Attention targets for the first question, input_ids[start:end] (its last token is the
-    one the reply is predicted from), in the spliced sequence's coordinates.
+    """Attention targets for the first question, whose `words` begin at input_ids[start] right
+    after the image (its last token is the one the reply is predicted from), in the spliced
+    sequence's coordinates; `per_word` and `named` as `_named` gives them.
 
     - Its colour and shape words look at the objects with that colour / shape, in the layers
       where SparseVLM scores (WORD_LAYERS): text-guided scoring has something to find.
@@ -183,23 +192,20 @@ def _grounding(
       circles), or at BOS (an attention sink) when the image holds none: after the first
       prunings, so the answer depends on which visual tokens survive them.
     """
-    image_at = input_ids.index(IMAGE_TOKEN_INDEX)
-    num_visual = owners.size
-    words = _question_words(tokenizer, input_ids[start:end])
-    per_word, named = _named(scene, words)
+    image_at = start - 1
 
     def columns(objects: list[int]) -> list[int]:
         return (image_at + np.flatnonzero(np.isin(owners, objects))).tolist()
 
     def row(position: int) -> int:
-        return position + num_visual - 1  # input_ids index -> spliced sequence index
+        return _spliced(position, owners.size)
 
     targets = [
         Grounding(row(start + i), columns(objects), WORD_LAYERS)
         for i, objects in per_word.items()
         if columns(objects)
     ]
-    answer = row(end - 1)
+    answer = row(start + len(words) - 1)
     if per_word:  # the last token first reads which objects the question names ...
         word_rows = [row(start + i) for i in per_word]
         targets.append(Grounding(answer, word_rows, ROUTING_LAYERS))
@@ -236,10 +242,11 @@ def build_sample(
     labels = [IGNORE_INDEX] * len(input_ids)
     for start, end in spans:
         labels[start:end] = input_ids[start:end]
-    image_at = input_ids.index(IMAGE_TOKEN_INDEX)
-    first_question_end = spans[0][0]
-    colour, shape, word = _patch_targets(scene)
     owners = patch_owners(scene).reshape(-1)
+    colour, shape, word = _patch_targets(scene, owners)
+    start, end = input_ids.index(IMAGE_TOKEN_INDEX) + 1, spans[0][0]  # the first question
+    words = _question_words(tokenizer, input_ids[start:end])
+    per_word, named = _named(scene, words)
     return Sample(
         pixels=process_images([render(scene)], image_processor, model_config)[0],
         input_ids=input_ids,
@@ -247,19 +254,14 @@ def build_sample(
         patch_colour=torch.from_numpy(colour),
         patch_shape=torch.from_numpy(shape),
         patch_word=torch.from_numpy(word),
-        grounding=_grounding(scene, tokenizer, input_ids, image_at + 1, first_question_end, owners),
-        asked=_asked(tokenizer, input_ids, image_at + 1, first_question_end, owners.size),
-        found=_found(scene, tokenizer, input_ids, image_at + 1, first_question_end),
+        grounding=_grounding(words, per_word, named, start, owners),
+        asked=(_spliced(end - 1, owners.size), *_asked(words)),
+        found=int(bool(named)) if per_word else -1,
     )
 
 
-def _asked(tokenizer, input_ids: list[int], start: int, end: int, num_visual: int):
-    words = _question_words(tokenizer, input_ids[start:end])
+def _asked(words: list[str]) -> tuple[int, int]:
+    """The colour and shape ids a question's words name (-1 if none)."""
     colour = next((COLOR_IDS[w] for w in words if w in COLOR_IDS), -1)
     shape = next((SHAPE_IDS[w] for w in words if w in SHAPE_IDS), -1)
-    return end - 1 + num_visual - 1, colour, shape
-
-
-def _found(scene: Scene, tokenizer, input_ids: list[int], start: int, end: int) -> int:
-    per_word, named = _named(scene, _question_words(tokenizer, input_ids[start:end]))
-    return int(bool(named)) if per_word else -1
+    return colour, shape
