@@ -1,0 +1,108 @@
+"""The training objectives of the demo model besides its answers, and the answer loss itself.
+
+TowerHeads pretrains the vision tower (stage A); GroundingRecorder and AskedHeads carry stage
+C's auxiliary targets, built per sample in `llava.train.data`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llava.constants import IGNORE_INDEX
+from llava.model.llava import LlavaLlamaForCausalLM
+from llava.synthetic import COLORS, WORDS
+from llava.train.data import ASKED_LAYER, FOUND_LAYER, SHAPE_IDS, Sample
+
+
+class TowerHeads(nn.Module):
+    """Per-patch classifiers used only to pretrain the vision tower."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.colour = nn.Linear(width, len(COLORS) + 1)
+        self.shape = nn.Linear(width, len(SHAPE_IDS) + 1)
+        self.word = nn.Linear(width, len(WORDS) + 1)
+
+    def loss(self, features: torch.Tensor, batch: dict) -> tuple[torch.Tensor, float]:
+        total, correct, count = 0.0, 0, 0
+        for head, key in ((self.colour, "colour"), (self.shape, "shape"), (self.word, "word")):
+            logits = head(features)  # (B, 576, classes); class -1 (no object) -> the last one
+            target = batch[key].clone()
+            target[target < 0] = logits.shape[-1] - 1
+            total = total + F.cross_entropy(logits.flatten(0, 1), target.flatten())
+            on_object = batch[key] >= 0
+            correct += int((logits.argmax(-1) == target)[on_object].sum())
+            count += int(on_object.sum())
+        return total, correct / max(count, 1)
+
+
+class AskedHeads(nn.Module):
+    """Linear read-outs, used only in training, from the last question token's hidden state:
+    the colour and shape the question names after ASKED_LAYER, and whether the image holds
+    such an object after FOUND_LAYER. They make what the question asks, then what the image
+    answered, weigh in that token's residual stream, where the reply can read them."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.colour = nn.Linear(width, len(COLORS))
+        self.shape = nn.Linear(width, len(SHAPE_IDS))
+        self.found = nn.Linear(width, 2)
+
+    def loss(self, hidden: dict[int, torch.Tensor], samples: list[Sample]) -> torch.Tensor:
+        """hidden: layer -> (B, D), the last question token of each sample after that layer."""
+        targets = (
+            (self.colour, ASKED_LAYER, [s.asked[1] for s in samples]),
+            (self.shape, ASKED_LAYER, [s.asked[2] for s in samples]),
+            (self.found, FOUND_LAYER, [s.found for s in samples]),
+        )
+        losses = [
+            F.cross_entropy(head(hidden[layer]), torch.tensor(target), ignore_index=-1)
+            for head, layer, target in targets
+            if max(target) >= 0
+        ]
+        return torch.stack(losses).mean() if losses else torch.zeros(())
+
+
+class GroundingRecorder:
+    """A no-op 'pruner' that collects, through the same probe pruning methods use, the
+    head-averaged attention rows the grounding targets are about."""
+
+    name = "grounding"
+    renumbers_positions = False
+
+    def __init__(self, samples: list[Sample]) -> None:
+        self.samples = samples
+        self.rows = sorted({g.row for s in samples for g in s.grounding})
+        self.layers = {layer for s in samples for g in s.grounding for layer in g.layers}
+        self.attention: dict[int, torch.Tensor] = {}  # layer -> (B, rows, N)
+        self.asked_hidden: dict[int, torch.Tensor] = {}  # layer -> (B, D)
+        self.records: list = []
+
+    def start(self, state, num_layers):
+        return self
+
+    def after_layer(self, layer_idx, state, probe):
+        if layer_idx in self.layers:
+            self.attention[layer_idx] = probe.rows(torch.tensor(self.rows)).mean(dim=1)
+        if layer_idx in (ASKED_LAYER, FOUND_LAYER):
+            rows = torch.tensor([s.asked[0] for s in self.samples])
+            self.asked_hidden[layer_idx] = state.hidden[torch.arange(len(rows)), rows]
+        return state
+
+    def loss(self, samples: list[Sample]) -> torch.Tensor:
+        """-log(attention mass on each target's columns), averaged over targets and layers."""
+        losses = []
+        for batch_row, sample in enumerate(samples):
+            for target in sample.grounding:
+                row = self.rows.index(target.row)
+                for layer in target.layers:
+                    attention = self.attention[layer][batch_row, row]
+                    losses.append(-torch.log(attention[target.columns].sum() + 1e-6))
+        return torch.stack(losses).mean() if losses else torch.zeros(())
+
+
+def answer_loss(model: LlavaLlamaForCausalLM, hidden: torch.Tensor, labels: torch.Tensor):
+    logits = model.logits(hidden[:, :-1])
+    return F.cross_entropy(logits.flatten(0, 1), labels[:, 1:].flatten(), ignore_index=IGNORE_INDEX)
