@@ -33,7 +33,6 @@ from llava.synthetic import (
     mme_questions,
     ocr_tokens,
     patch_owners,
-    pope_negatives,
     pope_positives,
     render,
     sample_mme_scene,
@@ -45,7 +44,8 @@ from llava.synthetic import (
     textvqa_questions,
 )
 from llava.synthetic.mme import MME_CATEGORIES, UnsupportedScene
-from llava.synthetic.pope import POPE_SPLITS
+from llava.synthetic.pope import pope_question
+from llava.synthetic.scenes import KINDS, Kind
 
 COLOR_IDS = {name: i for i, name in enumerate(COLORS)}
 SHAPE_IDS = {name: i for i, name in enumerate((*SHAPES, WORD_SHAPE))}
@@ -87,8 +87,30 @@ class Sample:
 def _pope(scene: Scene, rng: random.Random) -> list[tuple[str, str]]:
     n = min(2, len(scene.kinds()))
     qas = pope_positives(scene, rng, n)
-    qas += pope_negatives(scene, rng, PRIOR, rng.choice(POPE_SPLITS), n)
-    return [(short_answer_prompt(qa.question), qa.reply) for qa in qas]
+    turns = [(short_answer_prompt(qa.question), qa.reply) for qa in qas]
+    return turns + [
+        (short_answer_prompt(pope_question(kind)), "No") for kind in _negative_kinds(scene, rng, n)
+    ]
+
+
+def _negative_kinds(scene: Scene, rng: random.Random, n: int) -> list[Kind]:
+    """`n` distinct absent kinds, each drawn with its frequency, as present kinds are asked.
+
+    Not POPE's own negatives: its "popular" ones are always the same few frequent kinds, so a
+    model trained on them answers from the kind asked ("blue circle?" -> "No") instead of
+    looking. Drawn with the kinds' frequencies, absent kinds are asked as often as present
+    ones, and the question alone says nothing about the answer. Half of them share a colour or
+    a shape with a present object (POPE's adversarial idea), so that both must be checked.
+    """
+    present = scene.kinds()
+    absent = [k for k in KINDS if k not in present]
+    lookalike = [k for k in absent if any(k[0] == p[0] or k[1] == p[1] for p in present)]
+    chosen: list[Kind] = []
+    for _ in range(n):
+        pool = [k for k in (lookalike if rng.random() < 0.5 else absent) if k not in chosen]
+        pool = pool or [k for k in absent if k not in chosen]
+        chosen.append(rng.choices(pool, weights=[PRIOR.count(k) for k in pool])[0])
+    return chosen
 
 
 def _mme(scene: Scene, rng: random.Random, first: str) -> list[tuple[str, str]]:

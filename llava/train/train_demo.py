@@ -50,7 +50,8 @@ DEFAULT_OUTPUT = Path("playground/models/llava-v1.5-synthetic")
 
 @dataclass(frozen=True)
 class Schedule:
-    tower_steps: int = 1200
+    tower_steps: int = 5000
+    tower_lr: float = 3e-3
     align_steps: int = 600
     qa_steps: int = 2000
     easy_fraction: float = 0.1  # of qa_steps, on easy scenes
@@ -93,9 +94,31 @@ def architecture(vocab_size: int) -> tuple[LlavaConfig, CLIPVisionConfig]:
     return config, vision
 
 
+def sincos_positions(width: int, grid: int) -> torch.Tensor:
+    """(1 + grid * grid, width): a zero row for CLS, then per patch sin / cos of its row and
+    column at geometric frequencies (a quarter of the width each)."""
+    quarter = width // 4
+    frequencies = 1.0 / 100 ** (torch.arange(quarter) / quarter)
+    rows, cols = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+    parts = []
+    for coordinate in (rows.flatten(), cols.flatten()):
+        angle = coordinate[:, None].float() * frequencies[None]
+        parts += [angle.sin(), angle.cos()]
+    return torch.cat((torch.zeros(1, width), torch.cat(parts, dim=1)), dim=0)
+
+
 def build_model(vocab_size: int) -> LlavaLlamaForCausalLM:
     config, vision = architecture(vocab_size)
-    tower = CLIPVisionTower(CLIPVisionModel(vision), -2, "patch")
+    clip = CLIPVisionModel(vision)
+    # A patch tells a shape only from its neighbours (inside an object all patches look alike).
+    # Learned absolute positions start without any notion of neighbour; a 2-D sin-cos start
+    # lets attention find nearby patches from the first step. Scaled to the patch embedding.
+    with torch.no_grad():
+        grid = vision.image_size // vision.patch_size
+        clip.embeddings.position_embedding.weight.copy_(
+            0.5 * sincos_positions(vision.hidden_size, grid)
+        )
+    tower = CLIPVisionTower(clip, -2, "patch")
     model = LlavaLlamaForCausalLM(config, tower)
     for name, param in model.model.named_parameters():
         # Same scale for every matrix, residual outputs included (no depth scaling): what one
@@ -286,12 +309,16 @@ def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = 
         schedule = replace(schedule, tower_steps=0, align_steps=0, easy_fraction=0.0)
     # A. The vision tower learns what is under each patch.
     heads = TowerHeads(tower.vision_tower.config.hidden_size)
-    optimizer = torch.optim.AdamW([*tower.parameters(), *heads.parameters()], lr=schedule.lr)
+    tower_parameters = [*tower.parameters(), *heads.parameters()]
+    optimizer = torch.optim.AdamW(tower_parameters, lr=schedule.tower_lr)
     for step in range(schedule.tower_steps):
+        for group in optimizer.param_groups:
+            group["lr"] = schedule.tower_lr * min(1.0, (step + 1) / 100)
         batch = collate(batches.samples(schedule.batch, easy=False), num_visual)
         loss, accuracy = heads.loss(tower(batch["pixels"]), batch)
         optimizer.zero_grad()
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(tower_parameters, 1.0)
         optimizer.step()
         if step % 50 == 0 or step == schedule.tower_steps - 1:
             _log(
@@ -340,6 +367,9 @@ def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = 
                 loss=loss.item(),
                 minutes=(time.time() - started) / 60,
             )
+
+    if schedule.align_steps:
+        save_checkpoint(model, output, tokenizer_file, processor, tower.vision_tower.config)
 
     # C. The decoder answers questions. Tower and projector stay frozen: fine-tuned along with a
     # decoder that starts from scratch, the projector loses what stage B aligned (its outputs
