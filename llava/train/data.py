@@ -53,11 +53,12 @@ WORD_IDS = {word: i for i, word in enumerate(WORDS)}
 PRIOR = ObjectStats.prior()
 
 
-WORD_LAYERS = (2, 6)  # SparseVLM's first scoring layers
-ROUTING_LAYERS = (4, 5)  # the last token gathers the question's colour and shape words
-ANSWER_LAYERS = (8, 9, 10)  # between the second and third prunings
-ASKED_LAYER = 7  # by then the last token must know the colour and shape the question names
-FOUND_LAYER = 11  # and, after looking, whether the image holds such an object
+PREVIOUS_LAYERS = (0, 1)  # a shape word after a colour word reads it: "red circle"
+WORD_LAYERS = (2, 6)  # SparseVLM's first scoring layers: question words look up the image
+ROUTING_LAYERS = (7, 8)  # the last token gathers what the question's words found
+ANSWER_LAYERS = (9, 10)  # and, for a question without "colour shape", looks itself
+ASKED_LAYER = 9  # by then the last token must know the colour and shape the question names
+FOUND_LAYER = 11  # and whether the image holds such an object
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class Sample:
     # shape it names (ids, -1 if none): what that token must know before looking at the image.
     asked: tuple[int, int, int]
     found: int  # 1 if the image holds an object the first question names, 0 if not, -1 if n/a
+    # The shape word of "colour shape", which looks the named object up in WORD_LAYERS and must
+    # know `found` after them (sequence index after the splice); -1 for other questions.
+    lookup_row: int
 
 
 def _pope(scene: Scene, rng: random.Random) -> list[tuple[str, str]]:
@@ -196,6 +200,11 @@ def _spliced(position: int, num_visual: int) -> int:
     return position + num_visual - 1
 
 
+def _conjunction(words: list[str], per_word: dict[int, list[int]]) -> int | None:
+    """The index of the shape word in "colour shape" ("red circle"), if the question has one."""
+    return next((i for i in per_word if i and words[i] in SHAPES and words[i - 1] in COLORS), None)
+
+
 def _grounding(
     words: list[str],
     per_word: dict[int, list[int]],
@@ -207,11 +216,16 @@ def _grounding(
     after the image (its last token is the one the reply is predicted from), in the spliced
     sequence's coordinates; `per_word` and `named` as `_named` gives them.
 
-    - Its colour and shape words look at the objects with that colour / shape, in the layers
-      where SparseVLM scores (WORD_LAYERS): text-guided scoring has something to find.
-    - Its last token looks at those words in ROUTING_LAYERS, then, in ANSWER_LAYERS, at what
-      the question names (the objects, or for "a red circle" the shape word that gathered the
-      circles), or at BOS (an attention sink) when the image holds none: after the first
+    - "A red circle" is looked up by its shape word, in one step: it reads the colour word
+      before it (PREVIOUS_LAYERS), then attends to the red circles' patches, or to BOS (an
+      attention sink) when there are none, in WORD_LAYERS, where SparseVLM scores: text-guided
+      scoring keeps what the question names. One query matching both attributes against the
+      patches works once the patches tell shapes apart (a threshold between one and two
+      matches, with the sink in between).
+    - Other colour and shape words look at the objects with that colour / shape there.
+    - The last token then gathers what those words found (ROUTING_LAYERS: the shape word of
+      "colour shape", else all of them), and, without "colour shape", looks the named objects
+      up itself in ANSWER_LAYERS (or BOS if there are none). Both come after SparseVLM's first
       prunings, so the answer depends on which visual tokens survive them.
     """
     image_at = start - 1
@@ -222,28 +236,24 @@ def _grounding(
     def row(position: int) -> int:
         return _spliced(position, owners.size)
 
+    conjunction = _conjunction(words, per_word)
     targets = [
         Grounding(row(start + i), columns(objects), WORD_LAYERS)
         for i, objects in per_word.items()
-        if columns(objects)
+        if columns(objects) and i != conjunction
     ]
     answer = row(start + len(words) - 1)
-    if per_word:  # the last token first reads which objects the question names ...
-        word_rows = [row(start + i) for i in per_word]
-        targets.append(Grounding(answer, word_rows, ROUTING_LAYERS))
-    # ... then looks them up in the image. "A red circle" is looked up in two single-attribute
-    # steps: asked to match the colour-and-shape pair against the image at once, the model put
-    # its attention on objects sharing either attribute. The shape word has gathered the
-    # circles (and so their colours) in WORD_LAYERS; the last token, holding "red", attends to
-    # that word when a red circle exists, to BOS otherwise.
-    shape_after_colour = [
-        i for i in per_word if i and words[i] in SHAPES and words[i - 1] in COLORS
-    ]
-    if shape_after_colour:
-        lookup = [row(start + shape_after_colour[0])] if named else [0]
-    else:
-        lookup = columns(named) or [0]
-    return targets + [Grounding(answer, lookup, ANSWER_LAYERS)]
+    if conjunction is not None:
+        shape_row = row(start + conjunction)
+        targets += [
+            Grounding(shape_row, [shape_row - 1], PREVIOUS_LAYERS),
+            Grounding(shape_row, columns(named) or [0], WORD_LAYERS),
+            Grounding(answer, [shape_row], ROUTING_LAYERS),
+        ]
+        return targets
+    if per_word:
+        targets.append(Grounding(answer, [row(start + i) for i in per_word], ROUTING_LAYERS))
+    return targets + [Grounding(answer, columns(named) or [0], ANSWER_LAYERS)]
 
 
 def build_sample(
@@ -269,6 +279,7 @@ def build_sample(
     start, end = input_ids.index(IMAGE_TOKEN_INDEX) + 1, spans[0][0]  # the first question
     words = _question_words(tokenizer, input_ids[start:end])
     per_word, named = _named(scene, words)
+    conjunction = _conjunction(words, per_word)
     return Sample(
         pixels=process_images([render(scene)], image_processor, model_config)[0],
         input_ids=input_ids,
@@ -279,6 +290,7 @@ def build_sample(
         grounding=_grounding(words, per_word, named, start, owners),
         asked=(_spliced(end - 1, owners.size), *_asked(words)),
         found=int(bool(named)) if per_word else -1,
+        lookup_row=-1 if conjunction is None else _spliced(start + conjunction, owners.size),
     )
 
 

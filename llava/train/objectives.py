@@ -13,7 +13,7 @@ from torch import nn
 from llava.constants import IGNORE_INDEX
 from llava.model.llava import LlavaLlamaForCausalLM
 from llava.synthetic import COLORS, WORDS
-from llava.train.data import ASKED_LAYER, FOUND_LAYER, SHAPE_IDS, Sample
+from llava.train.data import ASKED_LAYER, FOUND_LAYER, SHAPE_IDS, WORD_LAYERS, Sample
 
 
 class TowerHeads(nn.Module):
@@ -45,24 +45,32 @@ class TowerHeads(nn.Module):
         return total, accuracy
 
 
+LOOKUP = "lookup"  # the key of the looking-up row's hidden state in `asked_hidden`
+
+
 class AskedHeads(nn.Module):
     """Linear read-outs, used only in training, from the last question token's hidden state:
     the colour and shape the question names after ASKED_LAYER, and whether the image holds
-    such an object after FOUND_LAYER. They make what the question asks, then what the image
-    answered, weigh in that token's residual stream, where the reply can read them."""
+    such an object after FOUND_LAYER; the latter also right after looking, from the shape
+    word of "colour shape" (`Sample.lookup_row`). They make what the question asks, then what
+    the image answered, weigh in those tokens' residual streams, where the reply can read
+    them."""
 
     def __init__(self, width: int) -> None:
         super().__init__()
         self.colour = nn.Linear(width, len(COLORS))
         self.shape = nn.Linear(width, len(SHAPE_IDS))
         self.found = nn.Linear(width, 2)
+        self.found_at_lookup = nn.Linear(width, 2)
 
-    def loss(self, hidden: dict[int, torch.Tensor], samples: list[Sample]) -> torch.Tensor:
-        """hidden: layer -> (B, D), the last question token of each sample after that layer."""
+    def loss(self, hidden: dict, samples: list[Sample]) -> torch.Tensor:
+        """hidden: layer -> (B, D), the last question token of each sample after that layer,
+        and LOOKUP -> (B, D), each sample's `lookup_row` (if any) after the last WORD_LAYERS."""
         targets = (
             (self.colour, ASKED_LAYER, [s.asked[1] for s in samples]),
             (self.shape, ASKED_LAYER, [s.asked[2] for s in samples]),
             (self.found, FOUND_LAYER, [s.found for s in samples]),
+            (self.found_at_lookup, LOOKUP, [s.found if s.lookup_row >= 0 else -1 for s in samples]),
         )
         losses = [
             F.cross_entropy(head(hidden[layer]), torch.tensor(target), ignore_index=-1)
@@ -84,7 +92,7 @@ class GroundingRecorder:
         self.rows = sorted({g.row for s in samples for g in s.grounding})
         self.layers = {layer for s in samples for g in s.grounding for layer in g.layers}
         self.attention: dict[int, torch.Tensor] = {}  # layer -> (B, rows, N)
-        self.asked_hidden: dict[int, torch.Tensor] = {}  # layer -> (B, D)
+        self.asked_hidden: dict = {}  # layer (or LOOKUP) -> (B, D)
         self.records: list = []
 
     def start(self, state, num_layers):
@@ -96,6 +104,9 @@ class GroundingRecorder:
         if layer_idx in (ASKED_LAYER, FOUND_LAYER):
             rows = torch.tensor([s.asked[0] for s in self.samples])
             self.asked_hidden[layer_idx] = state.hidden[torch.arange(len(rows)), rows]
+        if layer_idx == WORD_LAYERS[-1]:
+            rows = torch.tensor([max(s.lookup_row, 0) for s in self.samples])
+            self.asked_hidden[LOOKUP] = state.hidden[torch.arange(len(rows)), rows]
         return state
 
     def loss(self, samples: list[Sample]) -> torch.Tensor:

@@ -11,9 +11,16 @@ import torch
 from llava.constants import IMAGE_TOKEN_INDEX
 from llava.model.builder import load_pretrained_model
 from llava.model.tokenizer import SentencePieceTokenizer
-from llava.synthetic import sample_scene
+from llava.synthetic import patch_owners, sample_scene
 from llava.train import train_demo
-from llava.train.data import ANSWER_LAYERS, SHAPE_IDS, build_sample
+from llava.train.data import (
+    ANSWER_LAYERS,
+    PREVIOUS_LAYERS,
+    ROUTING_LAYERS,
+    SHAPE_IDS,
+    WORD_LAYERS,
+    build_sample,
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +47,11 @@ def _first_turn(trained, scene, question: str):
     tokenizer = SentencePieceTokenizer(trained / "tokenizer.model")
     _, model, processor, _ = load_pretrained_model(str(trained), None, trained.name, device="cpu")
     sample = build_sample(scene, [(question, "Yes")], tokenizer, processor, model.config)
-    lookup = next(g for g in sample.grounding if g.layers == ANSWER_LAYERS)
-    return tokenizer, sample, lookup
+    return tokenizer, sample
+
+
+def _targets(sample, layers):
+    return [g for g in sample.grounding if g.layers == layers]
 
 
 def _token_at(sample, row: int, tokenizer) -> str:
@@ -49,23 +59,35 @@ def _token_at(sample, row: int, tokenizer) -> str:
     return tokenizer.decode([sample.input_ids[row - len(sample.patch_colour) + 1]]).strip()
 
 
-def test_a_colour_and_shape_question_looks_up_the_shape_word_or_the_sink(trained) -> None:
+def test_a_colour_and_shape_question_is_looked_up_by_its_shape_word(trained) -> None:
     scene = sample_scene(random.Random(3), num_objects=(3, 3))
     colour, shape = scene.objects[0].kind
-    tokenizer, present, lookup = _first_turn(trained, scene, f"Is there a {colour} {shape}?")
-    assert [_token_at(present, row, tokenizer) for row in lookup.columns] == [shape]
-    assert present.found == 1
+    tokenizer, present = _first_turn(trained, scene, f"Is there a {colour} {shape}?")
+    assert _token_at(present, present.lookup_row, tokenizer) == shape and present.found == 1
+    (previous,) = [g for g in _targets(present, PREVIOUS_LAYERS) if g.row == present.lookup_row]
+    assert [_token_at(present, row, tokenizer) for row in previous.columns] == [colour]
+    (lookup,) = [g for g in _targets(present, WORD_LAYERS) if g.row == present.lookup_row]
+    image_at = present.input_ids.index(IMAGE_TOKEN_INDEX)
+    named = set(scene.indices(color=colour, shape=shape))
+    owners = patch_owners(scene).reshape(-1)
+    assert lookup.columns and {int(owners[row - image_at]) for row in lookup.columns} == named
+    (route,) = _targets(present, ROUTING_LAYERS)
+    assert route.columns == [present.lookup_row] and not _targets(present, ANSWER_LAYERS)
+
     absent_colour = next(c for c in ("red", "blue", "green", "yellow", "white")
                          if (c, shape) not in scene.kinds())  # fmt: skip
-    _, absent, lookup = _first_turn(trained, scene, f"Is there a {absent_colour} {shape}?")
+    _, absent = _first_turn(trained, scene, f"Is there a {absent_colour} {shape}?")
+    (lookup,) = [g for g in _targets(absent, WORD_LAYERS) if g.row == absent.lookup_row]
     assert lookup.columns == [0] and absent.found == 0  # BOS, the attention sink
 
 
 def test_a_shape_question_looks_up_the_objects_patches(trained) -> None:
     scene = sample_scene(random.Random(3), num_objects=(3, 3))
     shape = scene.objects[0].shape
-    _, sample, lookup = _first_turn(trained, scene, f"Is there a {shape}?")
+    _, sample = _first_turn(trained, scene, f"Is there a {shape}?")
+    (lookup,) = _targets(sample, ANSWER_LAYERS)
     image_at = sample.input_ids.index(IMAGE_TOKEN_INDEX)
     patches = [row - image_at for row in lookup.columns]
     assert patches and all(int(sample.patch_shape[p]) == SHAPE_IDS[shape] for p in patches)
     assert sample.asked[2] >= 0 and sample.asked[1] == -1  # a shape asked, no colour
+    assert sample.lookup_row == -1
