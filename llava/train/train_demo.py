@@ -13,10 +13,11 @@ token budgets apply unchanged. Recipe (each stage warm-starts the next):
   C. decoder on multi-turn conversations (several questions per image; tower and projector
      frozen), a short curriculum of easy scenes first, with auxiliary targets
      (`llava/train/data.py`): attention targets for the first question's words and last token,
-     and linear read-outs of what that token must know (the colour and shape asked, then
-     whether the image holds such an object). Large VLMs learn such grounding from web-scale
-     data; a CPU run of an hour does not.
-`--init-from` continues stage C from an earlier output.
+     and linear read-outs of what they must know (the colour and shape asked, then whether
+     the image holds such an object). Large VLMs learn such grounding from web-scale data; a
+     CPU run of an hour does not.
+`--init-from` runs stage C on an earlier output (its decoder, trained or not, included);
+`--qa-steps 0` stops after stages A and B, whose result is saved.
 The result is saved in the original LLaVA checkpoint format (float16).
 """
 
