@@ -219,9 +219,9 @@ def _grounding(
     - "A red circle" is looked up by its shape word, in one step: it reads the colour word
       before it (PREVIOUS_LAYERS), then attends to the red circles' patches, or to BOS (an
       attention sink) when there are none, in WORD_LAYERS, where SparseVLM scores: text-guided
-      scoring keeps what the question names. One query matching both attributes against the
-      patches works once the patches tell shapes apart (a threshold between one and two
-      matches, with the sink in between).
+      scoring keeps what the question names. One query can match both attributes against the
+      patches once they tell shapes apart: the sink's score sits between one and two matches
+      (the demo-model section of the README says how far training gets).
     - Other colour and shape words look at the objects with that colour / shape there.
     - The last token then gathers what those words found (ROUTING_LAYERS: the shape word of
       "colour shape", else all of them), and, without "colour shape", looks the named objects
