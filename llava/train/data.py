@@ -211,10 +211,12 @@ def _grounding(
     named: list[int],
     start: int,
     owners: np.ndarray,
+    conjunction: int | None,
 ) -> list[Grounding]:
     """Attention targets for the first question, whose `words` begin at input_ids[start] right
     after the image (its last token is the one the reply is predicted from), in the spliced
-    sequence's coordinates; `per_word` and `named` as `_named` gives them.
+    sequence's coordinates; `per_word` and `named` as `_named` gives them, `conjunction` as
+    `_conjunction` does.
 
     - "A red circle" is looked up by its shape word, in one step: it reads the colour word
       before it (PREVIOUS_LAYERS), then attends to the red circles' patches, or to BOS (an
@@ -236,7 +238,6 @@ def _grounding(
     def row(position: int) -> int:
         return _spliced(position, owners.size)
 
-    conjunction = _conjunction(words, per_word)
     targets = [
         Grounding(row(start + i), columns(objects), WORD_LAYERS)
         for i, objects in per_word.items()
@@ -287,7 +288,7 @@ def build_sample(
         patch_colour=torch.from_numpy(colour),
         patch_shape=torch.from_numpy(shape),
         patch_word=torch.from_numpy(word),
-        grounding=_grounding(words, per_word, named, start, owners),
+        grounding=_grounding(words, per_word, named, start, owners, conjunction),
         asked=(_spliced(end - 1, owners.size), *_asked(words)),
         found=int(bool(named)) if per_word else -1,
         lookup_row=-1 if conjunction is None else _spliced(start + conjunction, owners.size),
