@@ -59,6 +59,7 @@ ROUTING_LAYERS = (7, 8)  # the last token gathers what the question's words foun
 ANSWER_LAYERS = (9, 10)  # and, for a question without "colour shape", looks itself
 ASKED_LAYER = 9  # by then the last token must know the colour and shape the question names
 FOUND_LAYER = 11  # and whether the image holds such an object
+LOOKUP_HEAD = 0  # the head of WORD_LAYERS that looks up "colour shape" (see `_grounding`)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Grounding:
     row: int
     columns: list[int]
     layers: tuple[int, ...]
+    head: int | None = None  # one head's attention, or (None) the heads' average
 
 
 @dataclass
@@ -222,8 +224,9 @@ def _grounding(
       before it (PREVIOUS_LAYERS), then attends to the red circles' patches, or to BOS (an
       attention sink) when there are none, in WORD_LAYERS, where SparseVLM scores: text-guided
       scoring keeps what the question names. One query can match both attributes against the
-      patches once they tell shapes apart: the sink's score sits between one and two matches
-      (the demo-model section of the README says how far training gets).
+      patches once they tell shapes apart: the sink's score sits between one and two matches.
+      That target is on one head (LOOKUP_HEAD): on the heads' average it is met as well by one
+      head always on the sink and another always on the patches, which tells nothing.
     - Other colour and shape words look at the objects with that colour / shape there.
     - The last token then gathers what those words found (ROUTING_LAYERS: the shape word of
       "colour shape", else all of them), and, without "colour shape", looks the named objects
@@ -248,7 +251,7 @@ def _grounding(
         shape_row = row(start + conjunction)
         targets += [
             Grounding(shape_row, [shape_row - 1], PREVIOUS_LAYERS),
-            Grounding(shape_row, columns(named) or [0], WORD_LAYERS),
+            Grounding(shape_row, columns(named) or [0], WORD_LAYERS, LOOKUP_HEAD),
             Grounding(answer, [shape_row], ROUTING_LAYERS),
         ]
         return targets

@@ -7,9 +7,10 @@ Architecture: LLaVA-1.5's, narrow: a CLIP ViT tower on 336 x 336 images with 14-
 32-layer LLaMA decoder (hidden 64), so SparseVLM's default pruning layers and the papers'
 token budgets apply unchanged. Recipe (each stage warm-starts the next):
   A. vision tower: per-patch colour / shape / word classification;
-  B. projector: each patch's output regresses onto the decoder's word embeddings of its
-     object's colour and shape (and word), so question words and matching patches start out
-     similar;
+  B. projector: each patch's output is aligned with the decoder's word embeddings of its
+     object's colour and shape (and word) (`ProjectorAlignment`), so question words and
+     matching patches start out similar; the head that looks "colour shape" up starts as that
+     similarity (`init_lookup_heads`);
   C. decoder on multi-turn conversations (several questions per image; tower and projector
      frozen), a short curriculum of easy scenes first, with auxiliary targets
      (`llava/train/data.py`): attention targets for the first question's words and last token,
@@ -17,6 +18,7 @@ token budgets apply unchanged. Recipe (each stage warm-starts the next):
      the image holds such an object). Large VLMs learn such grounding from web-scale data; a
      CPU run of an hour does not.
 `--init-from` runs stage C on an earlier output (its decoder, trained or not, included);
+`--tower-from` runs stages B and C on an earlier output's tokenizer and vision tower;
 `--qa-steps 0` stops after stages A and B, whose result is saved.
 The result is saved in the original LLaVA checkpoint format (float16).
 """
@@ -41,8 +43,21 @@ from llava.model.llava import LlavaLlamaForCausalLM
 from llava.model.tokenizer import SentencePieceTokenizer
 from llava.model.vision import CLIPVisionTower
 from llava.synthetic import COLORS, WORDS, make_rng, sample_example
-from llava.train.data import SHAPE_IDS, Sample, build_sample, sample_conversation
-from llava.train.objectives import AskedHeads, GroundingRecorder, TowerHeads, answer_loss
+from llava.train.data import (
+    LOOKUP_HEAD,
+    SHAPE_IDS,
+    WORD_LAYERS,
+    Sample,
+    build_sample,
+    sample_conversation,
+)
+from llava.train.objectives import (
+    AskedHeads,
+    GroundingRecorder,
+    ProjectorAlignment,
+    TowerHeads,
+    answer_loss,
+)
 from llava.train.tokenizer_training import train_tokenizer
 
 TOWER_FOLDER = "clip-vit-synthetic-patch14-336"
@@ -69,9 +84,14 @@ def architecture(vocab_size: int) -> tuple[LlavaConfig, CLIPVisionConfig]:
         hidden_size=64,
         intermediate_size=172,  # LLaMA's 11008 / 4096 ratio
         num_hidden_layers=32,
-        num_attention_heads=4,
-        num_key_value_heads=4,
+        # Two heads of 32 dimensions and RoPE base 1e6 (Code Llama's): a question word looks
+        # its object up among patches 30-650 positions back, which only RoPE's slowest
+        # dimensions can compare by content alone. With base 1e4 only 1 of a 16-dimension
+        # head's 8 frequency pairs turns less than 0.6 rad over 600 positions; with these, 7 of 16.
+        num_attention_heads=2,
+        num_key_value_heads=2,
         rms_norm_eps=1e-5,
+        rope_theta=1e6,
     )
     vision = CLIPVisionConfig(
         hidden_size=96,
@@ -128,6 +148,38 @@ def build_model(vocab_size: int) -> LlavaLlamaForCausalLM:
             nn.init.normal_(param, 0.0, 0.02)
     nn.init.normal_(model.lm_head.weight, 0.0, 0.02)
     return model
+
+
+def init_lookup_heads(
+    model: LlavaLlamaForCausalLM,
+    colour_rows: torch.Tensor,
+    shape_rows: torch.Tensor,
+    sharpness: float = 20.0,
+    pairs_used: int = 7,
+) -> None:
+    """Start LOOKUP_HEAD of WORD_LAYERS as a similarity between a colour-and-shape question
+    and the patches stage B aligned with it (training goes on from there).
+
+    Queries and keys both project onto the main directions of the colour + shape embedding
+    sums, in the head's `pairs_used` slowest RoPE frequency pairs (which hardly turn between a
+    question and the image): at the shape word of "red circle", once it has read "red", the
+    red circles' patches then score about `sharpness` x cosine similarity. Learned from a
+    random start, that match stayed too weak to beat the attention sink.
+    """
+    config = model.config.text
+    head_dim, half = config.head_dim, config.head_dim // 2
+    pairs = F.normalize((colour_rows[:, None] + shape_rows[None]).flatten(0, 1), dim=-1)
+    # RoPE turns dimension i with i + half, at frequencies falling with i: take the last ones.
+    dims = [*range(half - pairs_used, half), *range(head_dim - pairs_used, head_dim)]
+    rows = [LOOKUP_HEAD * head_dim + d for d in dims]
+    directions = torch.linalg.svd(pairs, full_matrices=False).Vh[: len(rows)]  # (rows, D)
+    # |RMSNorm(x)| = sqrt(D), and scores are divided by sqrt(head_dim).
+    scale = math.sqrt(sharpness * math.sqrt(head_dim) / config.hidden_size)
+    with torch.no_grad():
+        for layer in WORD_LAYERS:
+            attention = model.model.layers[layer].self_attn
+            for projection in (attention.q_proj, attention.k_proj):
+                projection.weight[rows] = scale * directions
 
 
 def image_processor() -> CLIPImageProcessorPil:
@@ -267,14 +319,34 @@ def _log(log, **fields) -> None:
     log.flush()
 
 
-def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = None) -> None:
-    """All three stages; with `init_from` (an earlier output), only stage C, continued."""
+def train(
+    output: Path,
+    seed: int,
+    schedule: Schedule,
+    init_from: Path | None = None,
+    tower_from: Path | None = None,
+) -> None:
+    """All three stages; with `init_from` (an earlier output), only stage C, continued; with
+    `tower_from`, stages B and C on its tokenizer and vision tower (stage A's result)."""
+    if init_from and tower_from:
+        raise ValueError("give --init-from or --tower-from, not both")
     torch.manual_seed(seed)
     processor = image_processor()
     work = output / "training"
     work.mkdir(parents=True, exist_ok=True)
     log = (work / "log.jsonl").open("a" if init_from else "w")
-    if init_from is None:
+    if tower_from is not None:
+        from llava.model.builder import load_pretrained_model
+
+        tokenizer_file = work / "tokenizer.model"
+        tokenizer_file.write_bytes((tower_from / "tokenizer.model").read_bytes())
+        _, earlier, _, _ = load_pretrained_model(
+            str(tower_from), device="cpu", torch_dtype="float32"
+        )
+        model = build_model(SentencePieceTokenizer(tokenizer_file).sp.get_piece_size())
+        model.model.vision_tower.load_state_dict(earlier.model.vision_tower.state_dict())
+        schedule = replace(schedule, tower_steps=0)
+    elif init_from is None:
         corpus_rng = make_rng(seed, "train", "tokenizer")
         corpus = [
             text
@@ -344,19 +416,16 @@ def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = 
 
     colour_rows = embed[[token(c) for c in COLORS]]
     shape_rows = embed[[token(s) for s in SHAPE_IDS]]
-    word_rows = embed[[token(w) for w in WORDS]]
+    alignment = ProjectorAlignment(colour_rows, shape_rows, embed[[token(w) for w in WORDS]])
     projector = model.model.mm_projector
-    optimizer = torch.optim.AdamW(projector.parameters(), lr=schedule.lr)
+    optimizer = torch.optim.AdamW(
+        [*projector.parameters(), *alignment.parameters()], lr=schedule.lr
+    )
     for step in range(schedule.align_steps):
         batch = collate(batches.samples(schedule.batch, easy=False), num_visual)
         with torch.no_grad():
             features = tower(batch["pixels"])
-        target = torch.zeros(*batch["colour"].shape, embed.shape[1])
-        for rows, key in ((colour_rows, "colour"), (shape_rows, "shape"), (word_rows, "word")):
-            present = batch[key] >= 0
-            target[present] += rows[batch[key][present]]
-        # Relative to the embeddings' scale, so the loss reads the same at any init.
-        loss = F.mse_loss(projector(features), target) / embed.pow(2).mean()
+        loss = alignment.loss(projector(features), batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -370,6 +439,7 @@ def train(output: Path, seed: int, schedule: Schedule, init_from: Path | None = 
             )
 
     if schedule.align_steps:
+        init_lookup_heads(model, colour_rows, shape_rows)
         save_checkpoint(model, output, tokenizer_file, processor, tower.vision_tower.config)
 
     # C. The decoder answers questions. Tower and projector stay frozen: fine-tuned along with a
@@ -438,6 +508,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="continue stage C from an earlier output folder",
     )
+    parser.add_argument(
+        "--tower-from",
+        type=Path,
+        default=None,
+        help="skip stage A: take the tokenizer and vision tower of an earlier output folder",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     for name, value in vars(Schedule()).items():
         parser.add_argument(f"--{name.replace('_', '-')}", type=type(value), default=value)
@@ -445,7 +521,7 @@ def main(argv: list[str] | None = None) -> None:
     schedule = Schedule(**{name: getattr(args, name) for name in vars(Schedule())})
     if args.threads:
         torch.set_num_threads(args.threads)
-    train(args.output, args.seed, schedule, args.init_from)
+    train(args.output, args.seed, schedule, args.init_from, args.tower_from)
 
 
 if __name__ == "__main__":

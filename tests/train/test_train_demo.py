@@ -43,6 +43,20 @@ def test_training_writes_a_loadable_checkpoint_and_a_log(trained) -> None:
     assert {"tower", "align", "qa", "heldout"} <= set(stages)
 
 
+def test_a_run_can_start_from_an_earlier_runs_vision_tower(trained, tmp_path) -> None:
+    schedule = train_demo.Schedule(
+        tower_steps=3, align_steps=2, qa_steps=1, batch=1, eval_every=1, heldout_per_benchmark=1
+    )
+    train_demo.train(tmp_path, seed=1, schedule=schedule, tower_from=trained)
+    assert (tmp_path / "tokenizer.model").read_bytes() == (trained / "tokenizer.model").read_bytes()
+    _, earlier, _, _ = load_pretrained_model(str(trained), None, trained.name, device="cpu")
+    _, later, _, _ = load_pretrained_model(str(tmp_path), None, tmp_path.name, device="cpu")
+    towers = earlier.get_vision_tower().state_dict(), later.get_vision_tower().state_dict()
+    assert all(torch.equal(towers[0][name], towers[1][name]) for name in towers[0])
+    stages = [json.loads(line)["stage"] for line in (tmp_path / "training/log.jsonl").open()]
+    assert "tower" not in stages and {"align", "qa"} <= set(stages)
+
+
 def _first_turn(trained, scene, question: str):
     tokenizer = SentencePieceTokenizer(trained / "tokenizer.model")
     _, model, processor, _ = load_pretrained_model(str(trained), None, trained.name, device="cpu")
