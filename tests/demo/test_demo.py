@@ -41,11 +41,6 @@ def test_shipped_model_is_an_original_llava_checkpoint(shipped) -> None:
     assert size < 25 * 2**20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the shipped model is near chance on synthetic POPE (README, 'The shipped demo "
-    "model'); remove this mark when a retrained model passes",
-)
 def test_shipped_model_answers_heldout_pope_questions(shipped, data) -> None:
     """Benchmark questions (seed 0, split "test") are never seen in training."""
     tokenizer, model, processor, _ = shipped
@@ -70,7 +65,7 @@ def test_shipped_model_answers_heldout_pope_questions(shipped, data) -> None:
         )
         answer = tokenizer.batch_decode(output, skip_special_tokens=True)[0].strip().lower()
         right += answer == labels[question["category"]].pop(0)
-    assert right >= 0.8 * len(questions), f"{right} of {len(questions)} right"
+    assert right >= 0.85 * len(questions), f"{right} of {len(questions)} right"
 
 
 def test_main_job_on_a_tiny_subset(data, tmp_path) -> None:
