@@ -162,7 +162,7 @@ def sample_conversation(rng: random.Random, easy: bool) -> tuple[Scene, list[tup
     return scene, turns[:6]
 
 
-def _patch_targets(scene: Scene, owners: np.ndarray) -> tuple[np.ndarray, ...]:
+def patch_targets(scene: Scene, owners: np.ndarray) -> tuple[np.ndarray, ...]:
     colour, shape, word = (np.full(owners.shape, NO_OBJECT) for _ in range(3))
     for i, obj in enumerate(scene.objects):
         here = owners == i
@@ -279,7 +279,7 @@ def build_sample(
     for start, end in spans:
         labels[start:end] = input_ids[start:end]
     owners = patch_owners(scene).reshape(-1)
-    colour, shape, word = _patch_targets(scene, owners)
+    colour, shape, word = patch_targets(scene, owners)
     start, end = input_ids.index(IMAGE_TOKEN_INDEX) + 1, spans[0][0]  # the first question
     words = _question_words(tokenizer, input_ids[start:end])
     per_word, named = _named(scene, words)

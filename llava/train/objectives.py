@@ -45,6 +45,12 @@ class TowerHeads(nn.Module):
         return total, accuracy
 
 
+def pair_directions(colour_rows: torch.Tensor, shape_rows: torch.Tensor) -> torch.Tensor:
+    """(colours x shapes, D): each colour-and-shape pair's embedding sum, unit length, colour
+    major (the pair of colour c and shape s is row c * len(shape_rows) + s)."""
+    return F.normalize((colour_rows[:, None] + shape_rows[None]).flatten(0, 1), dim=-1)
+
+
 class ProjectorAlignment(nn.Module):
     """Stage B's targets for each patch's projector output, from the decoder's word embeddings
     of the colours, shapes and words (rows in COLORS / SHAPE_IDS / WORDS order):
@@ -67,8 +73,7 @@ class ProjectorAlignment(nn.Module):
         self.register_buffer("colour_rows", colour_rows)
         self.register_buffer("shape_rows", shape_rows)
         self.register_buffer("word_rows", word_rows)
-        pairs = (colour_rows[:, None] + shape_rows[None]).flatten(0, 1)
-        self.register_buffer("pairs", F.normalize(pairs, dim=-1))
+        self.register_buffer("pairs", pair_directions(colour_rows, shape_rows))
         self.sharpness = sharpness
 
     def loss(self, projected: torch.Tensor, batch: dict) -> torch.Tensor:
@@ -80,12 +85,12 @@ class ProjectorAlignment(nn.Module):
             target[present] += rows[batch[key][present]]
         # Relative to the embeddings' scale, so the loss reads the same at any init.
         regression = F.mse_loss(projected, target) / self.colour_rows.pow(2).mean()
-        logits = self.sharpness * F.normalize(projected, dim=-1) @ self.pairs.T
         on_object = batch["colour"] >= 0
         if not on_object.any():
             return regression
-        pair = batch["colour"] * len(self.shape_rows) + batch["shape"]
-        return regression + F.cross_entropy(logits[on_object], pair[on_object])
+        logits = self.sharpness * F.normalize(projected[on_object], dim=-1) @ self.pairs.T
+        pair = batch["colour"][on_object] * len(self.shape_rows) + batch["shape"][on_object]
+        return regression + F.cross_entropy(logits, pair)
 
 
 LOOKUP = "lookup"  # the key of the looking-up row's hidden state in `asked_hidden`

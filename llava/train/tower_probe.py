@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from llava.mm_utils import process_images
 from llava.model.builder import load_pretrained_model
 from llava.synthetic import make_rng, patch_owners, render, sample_pope_scene
-from llava.train.data import _patch_targets
+from llava.train.data import patch_targets
 
 
 @torch.no_grad()
@@ -27,7 +27,7 @@ def object_patch_features(model, processor, scenes) -> tuple[torch.Tensor, dict[
     features, targets = [], {"colour": [], "shape": []}
     for scene in scenes:
         owners = patch_owners(scene).reshape(-1)
-        colour, shape, _ = _patch_targets(scene, owners)
+        colour, shape, _ = patch_targets(scene, owners)
         on_object = torch.from_numpy(owners >= 0)
         pixels = process_images([render(scene)], processor, model.config)
         features.append(model.get_vision_tower()(pixels.to(model.dtype))[0][on_object].float())

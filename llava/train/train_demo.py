@@ -33,16 +33,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel
 
 from llava.constants import IGNORE_INDEX, IMAGE_TOKEN_INDEX
+from llava.model.builder import load_pretrained_model
 from llava.model.config import LlamaConfig, LlavaConfig
 from llava.model.llava import LlavaLlamaForCausalLM
 from llava.model.tokenizer import SentencePieceTokenizer
 from llava.model.vision import CLIPVisionTower
 from llava.synthetic import COLORS, WORDS, make_rng, sample_example
+from llava.train.checkpoint import TOWER_FOLDER, save_checkpoint
 from llava.train.data import (
     LOOKUP_HEAD,
     SHAPE_IDS,
@@ -57,10 +58,10 @@ from llava.train.objectives import (
     ProjectorAlignment,
     TowerHeads,
     answer_loss,
+    pair_directions,
 )
 from llava.train.tokenizer_training import train_tokenizer
 
-TOWER_FOLDER = "clip-vit-synthetic-patch14-336"
 DEFAULT_OUTPUT = Path("playground/models/llava-v1.5-synthetic")
 
 
@@ -168,10 +169,10 @@ def init_lookup_heads(
     """
     config = model.config.text
     head_dim, half = config.head_dim, config.head_dim // 2
-    pairs = F.normalize((colour_rows[:, None] + shape_rows[None]).flatten(0, 1), dim=-1)
     # RoPE turns dimension i with i + half, at frequencies falling with i: take the last ones.
     dims = [*range(half - pairs_used, half), *range(head_dim - pairs_used, head_dim)]
     rows = [LOOKUP_HEAD * head_dim + d for d in dims]
+    pairs = pair_directions(colour_rows, shape_rows)
     directions = torch.linalg.svd(pairs, full_matrices=False).Vh[: len(rows)]  # (rows, D)
     # |RMSNorm(x)| = sqrt(D), and scores are divided by sqrt(head_dim).
     scale = math.sqrt(sharpness * math.sqrt(head_dim) / config.hidden_size)
@@ -251,67 +252,6 @@ def heldout_accuracy(model, tokenizer, processor, examples) -> dict[str, float]:
     return {name: sum(v) / len(v) for name, v in sorted(hits.items())}
 
 
-def save_checkpoint(
-    model: LlavaLlamaForCausalLM,
-    folder: Path,
-    tokenizer_file: Path,
-    processor: CLIPImageProcessorPil,
-    vision: CLIPVisionConfig,
-) -> None:
-    """The original LLaVA-1.5 layout: config.json with mm_* keys, model.safetensors (decoder and
-    projector, float16), the tower in a folder named by mm_vision_tower, tokenizer.model."""
-    from safetensors.torch import save_file
-
-    folder.mkdir(parents=True, exist_ok=True)
-    text = model.config.text
-    state = {
-        k: v.detach().to(torch.float16).contiguous()
-        for k, v in model.state_dict().items()
-        if not k.startswith("model.vision_tower.")
-    }
-    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
-    config = {
-        "_name_or_path": folder.name,
-        "architectures": ["LlavaLlamaForCausalLM"],
-        "model_type": "llava",
-        "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0,
-        "hidden_act": "silu",
-        "hidden_size": text.hidden_size,
-        "intermediate_size": text.intermediate_size,
-        "num_hidden_layers": text.num_hidden_layers,
-        "num_attention_heads": text.num_attention_heads,
-        "num_key_value_heads": text.num_key_value_heads,
-        "max_position_embeddings": text.max_position_embeddings,
-        "rms_norm_eps": text.rms_norm_eps,
-        "rope_theta": text.rope_theta,
-        "vocab_size": text.vocab_size,
-        "tie_word_embeddings": False,
-        "torch_dtype": "float16",
-        "image_aspect_ratio": "pad",
-        "mm_hidden_size": model.config.mm_hidden_size,
-        "mm_projector_type": "mlp2x_gelu",
-        "mm_use_im_patch_token": False,
-        "mm_use_im_start_end": False,
-        "mm_vision_select_feature": "patch",
-        "mm_vision_select_layer": -2,
-        "mm_vision_tower": TOWER_FOLDER,
-        "tokenizer_model_max_length": 2048,
-        "use_cache": True,
-    }  # fmt: skip
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    tower = model.model.vision_tower.vision_tower
-    tower.to(torch.float16).save_pretrained(folder / TOWER_FOLDER)
-    tower.to(torch.float32)
-    processor.save_pretrained(folder / TOWER_FOLDER)
-    (folder / "tokenizer.model").write_bytes(tokenizer_file.read_bytes())
-    tokenizer_config = {"add_bos_token": True, "add_eos_token": False, "legacy": False,
-                        "model_max_length": 2048, "padding_side": "right",
-                        "tokenizer_class": "LlamaTokenizer"}  # fmt: skip
-    (folder / "tokenizer_config.json").write_text(json.dumps(tokenizer_config, indent=2) + "\n")
-    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<unk>"}
-    (folder / "special_tokens_map.json").write_text(json.dumps(special, indent=2) + "\n")
-
-
 def _log(log, **fields) -> None:
     line = json.dumps(fields)
     print(line, flush=True)
@@ -336,8 +276,6 @@ def train(
     work.mkdir(parents=True, exist_ok=True)
     log = (work / "log.jsonl").open("a" if init_from else "w")
     if tower_from is not None:
-        from llava.model.builder import load_pretrained_model
-
         tokenizer_file = work / "tokenizer.model"
         tokenizer_file.write_bytes((tower_from / "tokenizer.model").read_bytes())
         _, earlier, _, _ = load_pretrained_model(
@@ -357,8 +295,6 @@ def train(
         tokenizer_file = train_tokenizer(corpus, work)
         model = build_model(SentencePieceTokenizer(tokenizer_file).sp.get_piece_size())
     else:
-        from llava.model.builder import load_pretrained_model
-
         tokenizer_file = work / "tokenizer.model"
         if tokenizer_file.resolve() != (init_from / "tokenizer.model").resolve():
             tokenizer_file.write_bytes((init_from / "tokenizer.model").read_bytes())
@@ -418,9 +354,7 @@ def train(
     shape_rows = embed[[token(s) for s in SHAPE_IDS]]
     alignment = ProjectorAlignment(colour_rows, shape_rows, embed[[token(w) for w in WORDS]])
     projector = model.model.mm_projector
-    optimizer = torch.optim.AdamW(
-        [*projector.parameters(), *alignment.parameters()], lr=schedule.lr
-    )
+    optimizer = torch.optim.AdamW(projector.parameters(), lr=schedule.lr)
     for step in range(schedule.align_steps):
         batch = collate(batches.samples(schedule.batch, easy=False), num_visual)
         with torch.no_grad():
