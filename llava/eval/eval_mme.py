@@ -18,7 +18,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_mme.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from llava.eval.mme import (  # noqa: E402
+from llava.benchmarks.mme import (  # noqa: E402
     COGNITION,
     PERCEPTION,
     MMEResult,

@@ -13,7 +13,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_pope.py`): find `llava`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from llava.eval.pope import PopeResult, evaluate_pope  # noqa: E402
+from llava.benchmarks.pope import PopeResult, evaluate_pope  # noqa: E402
 
 
 def format_result(result: PopeResult) -> str:

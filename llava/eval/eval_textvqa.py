@@ -13,8 +13,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_textvqa.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from llava.eval.jsonl import read_jsonl  # noqa: E402
-from llava.eval.textvqa import load_annotations, score_answers  # noqa: E402
+from llava.benchmarks.jsonl import read_jsonl  # noqa: E402
+from llava.benchmarks.textvqa import load_annotations, score_answers  # noqa: E402
 
 
 def result_files(result_file: str | None, result_dir: str | None) -> list[Path]:

@@ -1,11 +1,11 @@
-"""`python -m llava.bench.efficiency --shape tiny` runs and writes the markdown and JSON report
+"""`python -m llava.speed.efficiency --shape tiny` runs and writes the markdown and JSON report
 with every requested method measured against dense at its budget."""
 
 from __future__ import annotations
 
 import json
 
-from llava.bench.efficiency import activation_bytes, decode_flops, main
+from llava.speed.efficiency import activation_bytes, decode_flops, main
 from llava.model.config import LlamaConfig
 
 METHODS = ["sparsevlm-64", "fastv-64", "pdrop-192", "random-128", "grid-64"]

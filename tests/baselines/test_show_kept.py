@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from llava.eval.show_kept import CAPTION, PANEL, main, patch_statuses
+from llava.experiments.show_kept import CAPTION, PANEL, main, patch_statuses
 from llava.sparse.base import PruneRecord
 
 K, R, D = "kept", "recycled", "dropped"

@@ -160,7 +160,7 @@ def _answers_file(path: Path, questions: list[dict], replies: list[str]) -> Path
 
 
 def test_real_pope_scorer(root, tmp_path):
-    pope = pytest.importorskip("llava.eval.pope")
+    pope = pytest.importorskip("llava.benchmarks.pope")
     question_file = root / "pope" / "llava_pope_test.jsonl"
     questions = _jsonl(question_file)
     labels = {
@@ -182,7 +182,7 @@ def test_real_pope_scorer(root, tmp_path):
 
 
 def test_real_mme_scorer(root, tmp_path):
-    mme = pytest.importorskip("llava.eval.mme")
+    mme = pytest.importorskip("llava.benchmarks.mme")
     questions = _jsonl(root / "MME" / "llava_mme.jsonl")
     release = root / "MME" / "MME_Benchmark_release_version"
     perfect = _answers_file(
@@ -199,7 +199,7 @@ def test_real_mme_scorer(root, tmp_path):
 
 
 def test_real_textvqa_scorer(root, tmp_path):
-    textvqa = pytest.importorskip("llava.eval.textvqa")
+    textvqa = pytest.importorskip("llava.benchmarks.textvqa")
     questions = _jsonl(root / "textvqa" / "llava_textvqa_val_v051_ocr.jsonl")
     data = json.loads((root / "textvqa" / "TextVQA_0.5.1_val.json").read_text())["data"]
     words = [_majority(e["answers"]) for e in data]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from llava.eval import demo
+from llava.experiments import demo
 from llava.model.builder import load_pretrained_model
 from llava.synthetic import make_rng, sample_pope_scene
 from llava.train.tower_probe import object_patch_features, probe_accuracy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from llava.eval.budget_plot import PANEL_H, PANEL_W, family, plot
+from llava.experiments.budget_plot import PANEL_H, PANEL_W, family, plot
 
 
 def test_plot_writes_one_panel_per_metric(tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""The shipped demo model and the main job (`python -m llava.eval.demo`) on a tiny subset."""
+"""The shipped demo model and the main job (`python -m llava.experiments.demo`) on a tiny subset."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from llava.eval import demo
+from llava.experiments import demo
 from llava.eval.runner import build_prompt
 from llava.mm_utils import process_images, tokenizer_image_token
 from llava.model.builder import load_pretrained_model

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from llava.eval.jsonl import read_jsonl
+from llava.benchmarks.jsonl import read_jsonl
 
 # --- EvalAI answer normalisation -------------------------------------------------------------
 # Source of the rules and tables: the VQA evaluation code (GT-Vision-Lab/VQA,

@@ -1,13 +1,13 @@
 """Efficiency report: every pruning method at 192 / 128 / 64 equivalent tokens against dense.
 
-    python -m llava.bench.efficiency [--device cuda] [--repeats 3] [--output DIR]
+    python -m llava.speed.efficiency [--device cuda] [--repeats 3] [--output DIR]
                                      [--methods all] [--decode-steps 32] [--threads 1]
                                      [--shape bench|tiny]
 
-The model and prompt are `llava.bench.workload`'s: a LLaMA-shaped decoder with random weights,
+The model and prompt are `llava.speed.workload`'s: a LLaMA-shaped decoder with random weights,
 32 layers (CUDA: LLaVA-1.5-7B's shape in float16; CPU: 1024 wide in float32; `--shape tiny`:
 64 wide, for tests), prompt 35 system + 576 visual + 57 text tokens.
-Methods are built from the demo's flags (`llava.eval.demo.METHODS`), i.e. through the same
+Methods are built from the demo's flags (`llava.experiments.demo.METHODS`), i.e. through the same
 `pruner_from_args` path as the evaluations, budgets solved by `--retained-tokens`.
 
 For each method, measured in interleaved rounds (dense, sparsevlm-192, ..., dense, ...) so that
@@ -43,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from llava.bench.workload import (
+from llava.speed.workload import (
     SHAPES,
     SYSTEM_TOKENS,
     TEXT_TOKENS,
@@ -54,7 +54,7 @@ from llava.bench.workload import (
     random_model,
     sync,
 )
-from llava.eval.demo import METHODS, expand_methods
+from llava.experiments.demo import METHODS, expand_methods
 from llava.eval.pruning_args import add_pruning_args, pruner_from_args
 from llava.generate import decode_one_token, prefill_state
 from llava.model.config import LlamaConfig
@@ -200,7 +200,7 @@ def markdown(info: dict, rows: list[Row]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m llava.bench.efficiency", description=__doc__.split("\n")[0]
+        prog="python -m llava.speed.efficiency", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds (default 3)")

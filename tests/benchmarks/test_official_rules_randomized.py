@@ -12,8 +12,8 @@ import random
 
 import pytest
 
-from llava.eval.mme import MMERecord, score_records
-from llava.eval.pope import score_split
+from llava.benchmarks.mme import MMERecord, score_records
+from llava.benchmarks.pope import score_split
 
 # Phrasings that exercise every branch of both rules (case, punctuation, negations inside words).
 PHRASES = [

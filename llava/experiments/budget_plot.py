@@ -1,7 +1,7 @@
 """Accuracy vs. equivalent visual tokens: one panel per benchmark, one line per method.
 
-Drawn with PIL (no plotting dependency). Used by the demo (`llava.eval.demo`), and on its own:
-    python -m llava.eval.budget_plot playground/results/demo/results.json out.png
+Drawn with PIL (no plotting dependency). Used by the demo (`llava.experiments.demo`), and on its own:
+    python -m llava.experiments.budget_plot playground/results/demo/results.json out.png
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Prefill benchmark: dense vs SparseVLM at its v1.5 presets, measured side by side in one run.
 
-    python -m llava.bench.prefill [--device cuda] [--repeats 5] [--threads 1]
+    python -m llava.speed.prefill [--device cuda] [--repeats 5] [--threads 1]
 
-The efficiency report's measurement (`llava.bench.efficiency`) restricted to the prefill and to
+The efficiency report's measurement (`llava.speed.efficiency`) restricted to the prefill and to
 SparseVLM: for each preset, the median prefill time and its ratio to dense next to the analytic
 FLOPs ratio, the time spent inside the method (scoring, rank, clustering: the "scoring
 overhead", as a fraction of dense prefill) and the KV-cache bytes after prefill. Runs are
@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from llava.bench.efficiency import Row, run
-from llava.bench.workload import (
+from llava.speed.efficiency import Row, run
+from llava.speed.workload import (
     SHAPES,
     SYSTEM_TOKENS,
     TEXT_TOKENS,
@@ -60,7 +60,7 @@ def report(rows: list[Row], model, device: torch.device, shape: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m llava.bench.prefill", description=__doc__.split("\n")[0]
+        prog="python -m llava.speed.prefill", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=5)

@@ -1,6 +1,6 @@
 """The main job: the shipped small LLaVA on the synthetic MME / POPE / TextVQA, dense vs pruned.
 
-    python -m llava.eval.demo            (what `bash scripts/demo.sh` runs)
+    python -m llava.experiments.demo            (what `bash scripts/demo.sh` runs)
 
 Writes the synthetic benchmarks (LLaVA's layout, under playground/data/eval-synthetic) if they
 are not there, answers them with `model_vqa_loader` for every method, scores the answers with
@@ -23,10 +23,10 @@ from pathlib import Path
 import torch
 
 from llava.eval import model_vqa_loader
-from llava.eval.budget_plot import plot
-from llava.eval.mme import evaluate_mme
-from llava.eval.pope import evaluate_pope
-from llava.eval.textvqa import evaluate_textvqa
+from llava.experiments.budget_plot import plot
+from llava.benchmarks.mme import evaluate_mme
+from llava.benchmarks.pope import evaluate_pope
+from llava.benchmarks.textvqa import evaluate_textvqa
 from llava.synthetic import BenchmarkSizes, write_benchmarks
 
 DEFAULT_MODEL = Path("playground/models/llava-v1.5-synthetic")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from llava.eval import eval_mme
-from llava.eval.mme import (
+from llava.benchmarks.mme import (
     COGNITION,
     PERCEPTION,
     evaluate_mme,

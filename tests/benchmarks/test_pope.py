@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from llava.eval import eval_pope
-from llava.eval.pope import evaluate_pope, parse_pope_answer, score_split
+from llava.benchmarks.pope import evaluate_pope, parse_pope_answer, score_split
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "pope"
 SPLITS = ("adversarial", "popular", "random")

@@ -1,6 +1,6 @@
 """Kept-token pictures: which image patches a pruning method kept, recycled or dropped.
 
-    python -m llava.eval.show_kept --model-path P --image IMG --question "..." \\
+    python -m llava.experiments.show_kept --model-path P --image IMG --question "..." \\
         [--pruning-method fastv --retained-tokens 64 | --sparse ...] --output out.png
 
 Runs one prefill with the method and draws one panel per pruning layer, left to right: the image
@@ -122,7 +122,7 @@ def kept_picture(image: Image.Image, records: list[PruneRecord], num_patches: in
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m llava.eval.show_kept", description=__doc__.split("\n")[0]
+        prog="python -m llava.experiments.show_kept", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--model-path", required=True)
     parser.add_argument("--model-base", default=None)

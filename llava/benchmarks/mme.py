@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from llava.eval.jsonl import read_jsonl
+from llava.benchmarks.jsonl import read_jsonl
 
 # Official eval_tool/calculation.py, `eval_type_dict` (this order is also the summation order).
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",

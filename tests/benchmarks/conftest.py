@@ -1,4 +1,4 @@
-"""Helpers shared by the scorer tests (fixtures only: no imports between test modules)."""
+"""Fixtures shared by the scorer tests (fixtures only: no imports between test modules)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from llava.bench.prefill import METHODS, main
+from llava.speed.prefill import METHODS, main
 
 
 def test_prefill_benchmark_reports_each_preset(capsys) -> None:

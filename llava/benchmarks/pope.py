@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from llava.eval.jsonl import read_jsonl
+from llava.benchmarks.jsonl import read_jsonl
 
 # The three POPE splits LLaVA-1.5 reports; papers quote the mean F1 over them.
 POPE_SPLITS = ("adversarial", "popular", "random")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from llava.eval import eval_textvqa
-from llava.eval.textvqa import (
+from llava.benchmarks.textvqa import (
     evaluate_textvqa,
     load_annotations,
     normalize_answer,
