@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from llava.benchmarks.jsonl import read_jsonl
+from llava.benchmarks.registry import Benchmark, Score
 
 # Official eval_tool/calculation.py, `eval_type_dict` (this order is also the summation order).
 PERCEPTION = ("existence", "count", "position", "color", "posters", "celebrity", "scene",
@@ -285,3 +286,30 @@ def write_eval_tool_answers(records: Iterable[MMERecord], output_dir: str | Path
         path.write_text("".join(lines), encoding="utf-8")
         written.append(path)
     return written
+
+
+def _score(data_root: Path, answers: Path) -> Score:
+    result = evaluate_mme(Path(data_root) / "MME" / "MME_Benchmark_release_version", answers)
+    return Score(result.total, result.to_dict())
+
+
+def _write_synthetic(data_root: Path, *, seed: int, images: int, progress: bool = False) -> dict:
+    from llava.synthetic.write import write_mme
+
+    return write_mme(data_root, seed=seed, images=images, progress=progress)
+
+
+BENCHMARK = Benchmark(
+    name="mme",
+    title="MME",
+    # Perception + cognition, as token-pruning papers quote it (LLaVA's own table gives
+    # perception alone); `details` has both.
+    metric="MME",
+    scoring="offline",
+    question_file="MME/llava_mme.jsonl",
+    image_folder="MME/MME_Benchmark_release_version",
+    answers_folder="MME/answers",
+    score=_score,
+    write_synthetic=_write_synthetic,
+    synthetic_images=20,
+)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from llava.benchmarks.jsonl import read_jsonl
+from llava.benchmarks.registry import Benchmark, Score
 
 # The three POPE splits LLaVA-1.5 reports; papers quote the mean F1 over them.
 POPE_SPLITS = ("adversarial", "popular", "random")
@@ -216,3 +217,29 @@ def _check_alignment(
                 f"of {label_path.name} is about {record['image']}; keep the answers in "
                 "question-file order"
             )
+
+
+def _score(data_root: Path, answers: Path) -> Score:
+    folder = Path(data_root) / "pope"
+    result = evaluate_pope(folder / "coco", folder / "llava_pope_test.jsonl", answers)
+    return Score(100 * result.mean_f1, result.to_dict())
+
+
+def _write_synthetic(data_root: Path, *, seed: int, images: int, progress: bool = False) -> dict:
+    from llava.synthetic.write import write_pope
+
+    return write_pope(data_root, seed=seed, images=images, progress=progress)
+
+
+BENCHMARK = Benchmark(
+    name="pope",
+    title="POPE (adversarial, popular, random)",
+    metric="POPE F1",  # mean F1 of the three splits, x100: the number papers quote
+    scoring="offline",
+    question_file="pope/llava_pope_test.jsonl",
+    image_folder="pope/val2014",
+    answers_folder="pope/answers",
+    score=_score,
+    write_synthetic=_write_synthetic,
+    synthetic_images=30,
+)

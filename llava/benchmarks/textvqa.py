@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from llava.benchmarks.jsonl import read_jsonl
+from llava.benchmarks.registry import Benchmark, Score
 
 # --- EvalAI answer normalisation -------------------------------------------------------------
 # Source of the rules and tables: the VQA evaluation code (GT-Vision-Lab/VQA,
@@ -219,3 +220,28 @@ def evaluate_textvqa(annotation_file: str | Path, result_file: str | Path) -> Te
     """Score one LLaVA TextVQA answers file against `TextVQA_0.5.1_val.json`."""
     annotations = load_annotations(annotation_file)
     return score_answers(read_jsonl(result_file, "TextVQA result file"), annotations)
+
+
+def _score(data_root: Path, answers: Path) -> Score:
+    result = evaluate_textvqa(Path(data_root) / "textvqa" / "TextVQA_0.5.1_val.json", answers)
+    return Score(100 * result.accuracy, result.to_dict())
+
+
+def _write_synthetic(data_root: Path, *, seed: int, images: int, progress: bool = False) -> dict:
+    from llava.synthetic.write import write_textvqa
+
+    return write_textvqa(data_root, seed=seed, images=images, progress=progress)
+
+
+BENCHMARK = Benchmark(
+    name="textvqa",
+    title="TextVQA (val)",
+    metric="TextVQA",  # VQA accuracy x100
+    scoring="offline",
+    question_file="textvqa/llava_textvqa_val_v051_ocr.jsonl",
+    image_folder="textvqa/train_images",
+    answers_folder="textvqa/answers",
+    score=_score,
+    write_synthetic=_write_synthetic,
+    synthetic_images=50,
+)

@@ -1,6 +1,6 @@
 """Accuracy vs. equivalent visual tokens: one panel per benchmark, one line per method.
 
-Drawn with PIL (no plotting dependency). Used by the demo (`llava.experiments.demo`), and on its own:
+Drawn with PIL (no plotting dependency). Used by the demo (`llava.experiments.demo`), and alone:
     python -m llava.experiments.budget_plot playground/results/demo/results.json out.png
 """
 

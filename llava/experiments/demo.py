@@ -17,24 +17,17 @@ import platform
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import torch
 
-from llava.eval import model_vqa_loader
+from llava.benchmarks import get_benchmark
 from llava.experiments.budget_plot import plot
-from llava.benchmarks.mme import evaluate_mme
-from llava.benchmarks.pope import evaluate_pope
-from llava.benchmarks.textvqa import evaluate_textvqa
-from llava.synthetic import BenchmarkSizes, write_benchmarks
 
 DEFAULT_MODEL = Path("playground/models/llava-v1.5-synthetic")
 DEFAULT_DATA = Path("playground/data/eval-synthetic")
 DEFAULT_OUTPUT = Path("playground/results/demo")
-# Question counts: POPE 3 splits x 60, MME 4 categories x 2 x 20, TextVQA 100 (about 10
-# minutes for every method on 2 CPU cores).
-DEMO_SIZES = BenchmarkSizes(pope_images=30, mme_images=20, textvqa_images=50)
 
 # label -> model_vqa_loader flags. SparseVLM at the papers' budgets uses the v1.5 presets,
 # whose equivalent token counts do not depend on the question's length. The baselines get the
@@ -88,32 +81,9 @@ def expand_methods(text: str) -> list[str]:
     return labels
 
 
-@dataclass(frozen=True)
-class Benchmark:
-    name: str
-    question_file: str
-    image_folder: str
-    score_name: str
-
-
-BENCHMARKS = (
-    Benchmark("pope", "pope/llava_pope_test.jsonl", "pope/val2014", "POPE F1"),
-    Benchmark("MME", "MME/llava_mme.jsonl", "MME/MME_Benchmark_release_version", "MME"),
-    Benchmark(
-        "textvqa", "textvqa/llava_textvqa_val_v051_ocr.jsonl", "textvqa/train_images", "TextVQA"
-    ),
-)
-
-
-def score(benchmark: Benchmark, data: Path, answers: Path) -> float:
-    """POPE: mean F1 of the three splits (x100); MME: perception score of its categories;
-    TextVQA: VQA accuracy (x100)."""
-    if benchmark.name == "pope":
-        result = evaluate_pope(data / "pope/coco", data / benchmark.question_file, answers)
-        return 100 * result.mean_f1
-    if benchmark.name == "MME":
-        return evaluate_mme(data / benchmark.image_folder, answers).perception
-    return 100 * evaluate_textvqa(data / "textvqa/TextVQA_0.5.1_val.json", answers).accuracy
+# Each benchmark's synthetic stand-in at its registered size: POPE 3 splits x 60 questions,
+# MME 4 categories x 2 x 20, TextVQA 100 (about 10 minutes for every method on 2 CPU cores).
+DEMO_BENCHMARKS = ("pope", "mme", "textvqa")
 
 
 def _metadata_mean(answers: Path, key: str) -> float:
@@ -124,18 +94,18 @@ def _metadata_mean(answers: Path, key: str) -> float:
 def run_method(label: str, flags: list[str], args: argparse.Namespace) -> dict:
     row: dict = {"method": label}
     equivalent, equivalent_in, prefill_ms = [], [], []
-    for benchmark in BENCHMARKS:
-        answers = args.data / benchmark.name / "answers" / f"{args.model.name}-{label}.jsonl"
+    for benchmark in args.benchmarks:
+        answers = benchmark.answers_file(args.data, f"{args.model.name}-{label}")
         print(f"\n== {label} on {benchmark.name}", file=sys.stderr, flush=True)
-        model_vqa_loader.main([
+        import_module(benchmark.answering).main([
             "--model-path", str(args.model),
             "--question-file", str(args.data / benchmark.question_file),
             "--image-folder", str(args.data / benchmark.image_folder),
             "--answers-file", str(answers),
             "--temperature", "0", "--conv-mode", "vicuna_v1", "--max_new_tokens", "8",
-            "--device", args.device, *flags,
+            "--device", args.device, *benchmark.answering_flags, *flags,
         ])  # fmt: skip
-        row[benchmark.score_name] = score(benchmark, args.data, answers)
+        row[benchmark.metric] = benchmark.score(args.data, answers).value
         equivalent.append(_metadata_mean(answers, "equivalent_tokens_output"))
         equivalent_in.append(_metadata_mean(answers, "equivalent_tokens_input"))
         prefill_ms.append(_metadata_mean(answers, "prefill_ms"))
@@ -175,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         "--sizes",
         type=json.loads,
         default=None,
-        help="benchmark sizes when writing the data, e.g. '{\"pope_images\": 5}'",
+        help="images per benchmark when writing the data, e.g. '{\"pope\": 5}'",
     )
     args = parser.parse_args(argv)
     try:
@@ -184,10 +154,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(str(err))
     if not (args.model / "config.json").is_file():
         parser.error(f"no checkpoint at {args.model} (--model)")
-    if not (args.data / BENCHMARKS[0].question_file).is_file():
-        sizes = BenchmarkSizes(**args.sizes) if args.sizes else DEMO_SIZES
-        print(f"writing the synthetic benchmarks to {args.data}", file=sys.stderr)
-        write_benchmarks(args.data, seed=0, sizes=sizes, progress=True)
+    args.benchmarks = [get_benchmark(name) for name in DEMO_BENCHMARKS]
+    for benchmark in args.benchmarks:
+        if not (args.data / benchmark.question_file).is_file():
+            images = (args.sizes or {}).get(benchmark.name, benchmark.synthetic_images)
+            print(f"writing the synthetic {benchmark.name} to {args.data}", file=sys.stderr)
+            benchmark.write_synthetic(args.data, seed=0, images=images, progress=True)
     started = time.time()
     rows = [run_method(label, METHODS[label], args) for label in labels]
     header = (
@@ -196,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{(time.time() - started) / 60:.1f} min"
     )
     table = markdown(rows)
-    metrics = [benchmark.score_name for benchmark in BENCHMARKS]
+    metrics = [benchmark.metric for benchmark in args.benchmarks]
     args.output.mkdir(parents=True, exist_ok=True)
     (args.output / "results.md").write_text(f"{header}\n\n{table}\n")
     (args.output / "results.json").write_text(

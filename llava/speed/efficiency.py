@@ -43,6 +43,11 @@ from pathlib import Path
 
 import torch
 
+from llava.eval.pruning_args import add_pruning_args, pruner_from_args
+from llava.experiments.demo import METHODS, expand_methods
+from llava.generate import decode_one_token, prefill_state
+from llava.model.config import LlamaConfig
+from llava.sparse.budget import account
 from llava.speed.workload import (
     SHAPES,
     SYSTEM_TOKENS,
@@ -54,11 +59,6 @@ from llava.speed.workload import (
     random_model,
     sync,
 )
-from llava.experiments.demo import METHODS, expand_methods
-from llava.eval.pruning_args import add_pruning_args, pruner_from_args
-from llava.generate import decode_one_token, prefill_state
-from llava.model.config import LlamaConfig
-from llava.sparse.budget import account
 
 DEFAULT_OUTPUT = Path("playground/results/efficiency")
 

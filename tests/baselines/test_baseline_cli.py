@@ -11,8 +11,8 @@ from baseline_helpers import parse, pixels, prompt_ids
 from PIL import Image
 
 from llava.eval import model_vqa_loader
-from llava.experiments.demo import BUDGETS, METHOD_GROUPS, METHODS, expand_methods
 from llava.eval.pruning_args import pruner_from_args
+from llava.experiments.demo import BUDGETS, METHOD_GROUPS, METHODS, expand_methods
 from llava.generate import prefill
 from llava.sparse.budget import account
 from llava.sparse.fastv import FastV

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from llava.speed.efficiency import activation_bytes, decode_flops, main
 from llava.model.config import LlamaConfig
+from llava.speed.efficiency import activation_bytes, decode_flops, main
 
 METHODS = ["sparsevlm-64", "fastv-64", "pdrop-192", "random-128", "grid-64"]
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from llava.eval import eval_mme
 from llava.benchmarks.mme import (
     COGNITION,
     PERCEPTION,
@@ -19,6 +18,7 @@ from llava.benchmarks.mme import (
     score_records,
     write_eval_tool_answers,
 )
+from llava.eval import eval_mme
 
 SUFFIX = "\nAnswer the question using a single word or phrase."
 

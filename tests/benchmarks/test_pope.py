@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from llava.eval import eval_pope
 from llava.benchmarks.pope import evaluate_pope, parse_pope_answer, score_split
+from llava.eval import eval_pope
 
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "pope"
 SPLITS = ("adversarial", "popular", "random")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from llava.eval import eval_textvqa
 from llava.benchmarks.textvqa import (
     evaluate_textvqa,
     load_annotations,
@@ -26,6 +25,7 @@ from llava.benchmarks.textvqa import (
     score_answers,
     vqa_accuracy,
 )
+from llava.eval import eval_textvqa
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from llava.experiments import demo
 from llava.eval.runner import build_prompt
+from llava.experiments import demo
 from llava.mm_utils import process_images, tokenizer_image_token
 from llava.model.builder import load_pretrained_model
 from llava.synthetic import BenchmarkSizes, write_benchmarks
