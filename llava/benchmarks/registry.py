@@ -32,7 +32,9 @@ class Benchmark:
     # Paths relative to the evaluation data root (LLaVA's playground/data/eval layout).
     question_file: str
     image_folder: str
-    answers_folder: str  # answers go to <answers_folder>/<experiment>.jsonl
+    # Where LLaVA's script puts the answers of an experiment (model and pruning), e.g.
+    # "gqa/answers/llava_gqa_testdev_balanced/{experiment}/merge.jsonl".
+    answers: str
     # The answer generator (a LLaVA entry point under llava.eval) and the flags LLaVA's
     # script passes it besides the files, temperature and conv mode.
     answering: str = "llava.eval.model_vqa_loader"
@@ -46,4 +48,4 @@ class Benchmark:
     synthetic_images: int = 20  # the demo's default size of the stand-in
 
     def answers_file(self, data_root: Path, experiment: str) -> Path:
-        return Path(data_root) / self.answers_folder / f"{experiment}.jsonl"
+        return Path(data_root) / self.answers.format(experiment=experiment)
