@@ -12,9 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from llava.model.cache import KVCache
-from llava.model.llama import PrefillStats
 from llava.model.llava import LlavaLlamaForCausalLM
-from llava.sparse.base import Pruner, TokenState
+from llava.sparse.base import VISUAL, NoPruning, PerSampleRuns, PrefillStats, Pruner, TokenState
 
 
 @dataclass(frozen=True)
@@ -50,12 +49,16 @@ def generation_options(
 
 @dataclass
 class GenerationOutput:
-    tokens: torch.Tensor  # (B, n_new) new tokens only, the EOS included if one was produced
-    stats: PrefillStats
-    prompt_tokens: int  # prefill sequence length (image rows included)
+    tokens: torch.Tensor  # (B, n_new) new tokens only, EOS included if produced, EOS-padded
+    stats: list[PrefillStats]  # per sample
     prefill_seconds: float
     decode_seconds: float
     kv_cache_bytes: int  # after prefill
+
+    @property
+    def prompt_tokens(self) -> list[int]:
+        """Prefill sequence length of each sample (image rows included)."""
+        return [s.tokens_in[0] for s in self.stats]
 
 
 def _synchronize(device: torch.device) -> None:
@@ -63,25 +66,60 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def run_prefill(
+    model: LlavaLlamaForCausalLM,
+    input_ids: torch.Tensor | list[torch.Tensor],
+    images,
+    pruner: Pruner | None,
+    cache: KVCache | None,
+) -> tuple[TokenState, list[PrefillStats]]:
+    """Every sample's layer-0 state, its method's run (`start`, then `before_llm`), then the
+    decoder loop over the right-padded batch; per-sample stats count the image's tokens before
+    any pruning as the dense reference."""
+    pruner = pruner or NoPruning()
+    depth = len(model.model.layers)
+    states, runs, references = [], [], []
+    for state, vision in model.prepare_samples(input_ids, images, pruner.vision_request):
+        run = pruner.start(state, depth)
+        references.append((int((state.roles == VISUAL).sum()), state.num_tokens))
+        pruned = run.before_llm(state, vision)
+        states.append(pruned)
+        runs.append(run)
+    state, counts = model.model.run_layers(TokenState.stack(states), cache, PerSampleRuns(runs))
+    stats = [
+        PrefillStats(
+            tokens_in=[layer[row] for layer in counts.tokens_in],
+            visual_in=[layer[row] for layer in counts.visual_in],
+            visual_out=[layer[row] for layer in counts.visual_out],
+            records=run.records,
+            image_tokens=image_tokens,
+            dense_prompt_tokens=prompt_tokens,
+        )
+        for row, (run, (image_tokens, prompt_tokens)) in enumerate(
+            zip(runs, references, strict=True)
+        )
+    ]
+    return state, stats
+
+
+def last_hidden(state: TokenState) -> torch.Tensor:
+    """(B, D) each row's last real token (rows are right-padded)."""
+    last = torch.tensor(state.lengths(), device=state.hidden.device) - 1
+    return state.hidden[torch.arange(state.hidden.shape[0], device=last.device), last]
+
+
 @torch.inference_mode()
 def prefill(
     model: LlavaLlamaForCausalLM,
-    input_ids: torch.Tensor,
-    images: torch.Tensor | None,
+    input_ids: torch.Tensor | list[torch.Tensor],
+    images,
     pruner: Pruner | None = None,
-) -> tuple[torch.Tensor, KVCache, PrefillStats]:
-    """Run the prompt through every layer once; returns the last token's logits (B, vocab)."""
-    return prefill_state(model, model.prepare_state(input_ids, images), pruner)
-
-
-@torch.inference_mode()
-def prefill_state(
-    model: LlavaLlamaForCausalLM, state: TokenState, pruner: Pruner | None = None
-) -> tuple[torch.Tensor, KVCache, PrefillStats]:
-    """`prefill` from a ready layer-0 state (embeddings with the image rows spliced in)."""
+) -> tuple[torch.Tensor, KVCache, list[PrefillStats]]:
+    """Run the prompts through every layer once; returns each row's next-token logits (B, vocab),
+    the cache and per-sample stats."""
     cache = KVCache(len(model.model.layers))
-    state, stats = model.model.run_layers(state, cache, pruner)
-    return model.logits(state.hidden[:, -1]), cache, stats
+    state, stats = run_prefill(model, input_ids, images, pruner, cache)
+    return model.logits(last_hidden(state)), cache, stats
 
 
 @torch.inference_mode()
@@ -108,12 +146,13 @@ def next_token(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor
 
 def generate(
     model: LlavaLlamaForCausalLM,
-    input_ids: torch.Tensor,
-    images: torch.Tensor | None,
+    input_ids: torch.Tensor | list[torch.Tensor],
+    images,
     pruner: Pruner | None = None,
     options: GenerationOptions = GenerationOptions(),
 ) -> GenerationOutput:
-    """Prefill then token-by-token decoding until EOS or `max_new_tokens`."""
+    """Prefill then token-by-token decoding until EOS or `max_new_tokens`; rows that finish
+    leave the decode batch (their cache rows are dropped)."""
     device = model.device
     eos = model.config.text.eos_token_id
     start = time.perf_counter()
@@ -123,21 +162,26 @@ def generate(
     kv_bytes = cache.nbytes()
 
     start = time.perf_counter()
-    tokens = []
-    finished = torch.zeros(logits.shape[0], dtype=torch.bool, device=logits.device)
+    batch = logits.shape[0]
+    tokens = torch.full((batch, options.max_new_tokens), eos, dtype=torch.long)
+    active = torch.arange(batch)  # batch rows still decoding, in cache order
+    length = 0
     for step in range(options.max_new_tokens):
         token = next_token(logits, options)
-        token = token.masked_fill(finished, eos)  # rows already done keep emitting EOS
-        tokens.append(token)
-        finished |= token == eos
-        if bool(finished.all()) or step == options.max_new_tokens - 1:
+        tokens[active, step] = token.cpu()
+        length = step + 1
+        done = (token == eos).cpu()
+        if bool(done.all()) or step == options.max_new_tokens - 1:
             break
+        if bool(done.any()):
+            keep = (~done).nonzero().squeeze(1)
+            active, token = active[keep], token[keep.to(token.device)]
+            cache.keep_rows(keep.to(device))
         logits = decode_one_token(model, token, cache)
     _synchronize(device)
     return GenerationOutput(
-        tokens=torch.stack(tokens, dim=1),
+        tokens=tokens[:, :length],
         stats=stats,
-        prompt_tokens=stats.tokens_in[0],
         prefill_seconds=prefill_seconds,
         decode_seconds=time.perf_counter() - start,
         kv_cache_bytes=kv_bytes,

@@ -99,7 +99,8 @@ def answer_questions(
             settings.options,
         )
         text = tokenizer.batch_decode(output.tokens, skip_special_tokens=True)[0].strip()
-        accounting = account(output.stats, model.config.text)
+        stats = output.stats[0]
+        accounting = account(stats, model.config.text)
         writer.write(
             {
                 "question_id": question.question_id,
@@ -117,7 +118,7 @@ def answer_questions(
                             "kept": len(r.kept),
                             "merged": len(r.clusters),
                         }
-                        for r in output.stats.records
+                        for r in stats.records
                     ],
                     "prefill_ms": round(1000 * output.prefill_seconds, 3),
                 },

@@ -24,62 +24,11 @@ import torch
 
 from llava.benchmarks import get_benchmark
 from llava.experiments.budget_plot import plot
+from llava.experiments.method_grid import expand_methods, method_grid
 
 DEFAULT_MODEL = Path("playground/models/llava-v1.5-synthetic")
 DEFAULT_DATA = Path("playground/data/eval-synthetic")
 DEFAULT_OUTPUT = Path("playground/results/demo")
-
-# label -> model_vqa_loader flags. SparseVLM at the papers' budgets uses the v1.5 presets,
-# whose equivalent token counts do not depend on the question's length. The baselines get the
-# same budgets through --retained-tokens (the method's parameter solved for that many equivalent
-# tokens, papers' convention): FastV after layer 1 (K = 2); random and grid at FastV's schedule;
-# PDrop at its own stages (after 8, 16, 24) for 192, but those keep all 576 tokens for 8 layers
-# (>= 144 equivalent), so for 128 and 64 its stages end after SparseVLM's layers 2, 6, 15.
-METHODS: dict[str, list[str]] = {
-    "dense": [],
-    "sparsevlm-192": ["--sparse", "--sparse-version", "v1.5", "--retained-tokens", "192"],
-    "sparsevlm-128": ["--sparse", "--sparse-version", "v1.5", "--retained-tokens", "128"],
-    "sparsevlm-64": ["--sparse", "--sparse-version", "v1.5", "--retained-tokens", "64"],
-}
-BUDGETS = (192, 128, 64)
-BASELINES = ("fastv", "pdrop", "random", "grid")
-PDROP_EARLY_STAGES = ["--pdrop-layers", "2,6,15"]  # SparseVLM's pruning layers (method.md §2)
-
-
-def baseline_flags(method: str, budget: int) -> list[str]:
-    flags = ["--pruning-method", method, "--retained-tokens", str(budget)]
-    if method == "pdrop" and budget < 144:  # below what PDrop's default stages can reach
-        flags += PDROP_EARLY_STAGES
-    return flags
-
-
-METHODS.update({f"{m}-{b}": baseline_flags(m, b) for m in BASELINES for b in BUDGETS})
-# --methods accepts labels and these group names, comma-separated. "default" keeps the demo
-# within about 10 minutes on 2 CPU cores; "all" is every method at every budget.
-METHOD_GROUPS: dict[str, list[str]] = {
-    "default": [
-        "dense", "sparsevlm-192", "sparsevlm-128", "sparsevlm-64", "fastv-64", "pdrop-64",
-        "random-64",
-    ],
-    "all": list(METHODS),
-    "baselines": ["dense"] + [f"{m}-{b}" for m in BASELINES for b in BUDGETS],
-}  # fmt: skip
-
-
-def expand_methods(text: str) -> list[str]:
-    """Labels and group names (comma-separated) -> labels, in order, without repeats."""
-    labels: list[str] = []
-    for name in filter(None, (part.strip() for part in text.split(","))):
-        for label in METHOD_GROUPS.get(name, [name]):
-            if label not in METHODS:
-                raise ValueError(
-                    f"unknown method {label!r}; available: {', '.join(METHODS)}; "
-                    f"groups: {', '.join(METHOD_GROUPS)}"
-                )
-            if label not in labels:
-                labels.append(label)
-    return labels
-
 
 # Each benchmark's synthetic stand-in at its registered size: POPE 3 splits x 60 questions,
 # MME 4 categories x 2 x 20, TextVQA 100 (about 10 minutes for every method on 2 CPU cores).
@@ -132,9 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--methods",
         default="default",
-        help="comma-separated labels or groups (default: "
-        f"{','.join(METHOD_GROUPS['default'])}; 'all': every method at 192/128/64; "
-        "'baselines': dense and the baselines)",
+        help="comma-separated labels (method-budget[-variant], e.g. fastv-64-k3) or groups: "
+        "default (dense and every method at 64 tokens), budgets (every method at 192/128/64), "
+        "all (every scoring-layer variant too)",
     )
     parser.add_argument(
         "--device",
@@ -161,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"writing the synthetic {benchmark.name} to {args.data}", file=sys.stderr)
             benchmark.write_synthetic(args.data, seed=0, images=images, progress=True)
     started = time.time()
-    rows = [run_method(label, METHODS[label], args) for label in labels]
+    rows = [run_method(label, method_grid()[label], args) for label in labels]
     header = (
         f"{args.model.name} on the synthetic benchmarks ({args.data}), "
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, device {args.device}, "

@@ -41,9 +41,12 @@ TINTS = {RECYCLED: ((255, 214, 0), 0.45), DROPPED: ((0, 0, 0), 0.72)}  # colour,
 
 
 def resolve(label, clusters: dict[str, list]) -> set[int]:
-    """Patch indices behind a label: itself if an int, else its merged members, recursively."""
+    """Patch indices behind a label: itself if an int, else its merged members, recursively
+    (VisionZip's kept CLS token stands for no patch)."""
     if isinstance(label, int):
         return {label}
+    if label not in clusters:
+        return set()
     patches: set[int] = set()
     for member in clusters[label]:
         patches |= resolve(member, clusters)
@@ -157,10 +160,10 @@ def run(args: argparse.Namespace) -> Image.Image:
     prompt = build_prompt(args.question, args.conv_mode)
     ids = tokenizer_image_token(prompt, tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
     with torch.inference_mode():
-        _, _, stats = prefill(
+        _, _, (stats,) = prefill(
             model, ids[None].to(model.device), pixels.to(model.device, model.dtype), pruner
         )
-    return kept_picture(image, stats.records, stats.visual_in[0], args.question)
+    return kept_picture(image, stats.records, stats.image_tokens, args.question)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,9 +2,13 @@
 
 A pruning method shortens the sequence between layers during prefill, so layer 0 may cache the
 whole prompt while layer 20 caches a tenth of it. Each layer therefore owns its own buffer and
-its own next RoPE position: the position of the last token that layer saw, plus one. With
-positions renumbered after a prune (SparseVLM v1) that is the layer's cache length; with
+its own next RoPE position per row: the position of the last token that layer saw, plus one.
+With positions renumbered after a prune (SparseVLM v1) that is the layer's cache length; with
 positions kept (FastV, SparseVLM v2) it is the prompt length. Decoding needs no policy of its own.
+
+In a batch, rows are pruned differently: a layer caches its right-padded prefill with a mask of
+the valid entries (`valid`, None when nothing is padded), and decoded tokens are appended to
+every row in the same column. Rows that finish leave the batch (`keep_rows`).
 """
 
 from __future__ import annotations
@@ -20,10 +24,23 @@ class LayerCache:
         self._values: torch.Tensor | None = None
         self.length = 0
         self.next_position: torch.Tensor | None = None  # (B,) RoPE position of the next token
+        self.valid: torch.Tensor | None = None  # (B, length) False on padding; None: no padding
 
-    def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Store (B, H_kv, n, head_dim) keys/values; return everything cached so far."""
+    def append(
+        self, keys: torch.Tensor, values: torch.Tensor, valid: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Store (B, H_kv, n, head_dim) keys/values (`valid` (B, n): which are not padding);
+        return everything cached so far."""
         new_length = self.length + keys.shape[2]
+        if valid is not None or self.valid is not None:
+            if valid is None:
+                valid = torch.ones(
+                    keys.shape[0], keys.shape[2], dtype=torch.bool, device=keys.device
+                )
+            old = self.valid
+            if old is None:
+                old = torch.ones(keys.shape[0], self.length, dtype=torch.bool, device=keys.device)
+            self.valid = torch.cat((old, valid), dim=1)
         if self._keys is None or new_length > self._keys.shape[2]:
             self._grow(keys, new_length + _GROWTH)
         self._keys[:, :, self.length : new_length] = keys
@@ -54,6 +71,13 @@ class LayerCache:
             return 0
         return 2 * self.keys.numel() * self._keys.element_size()
 
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        """Keep only batch rows `rows` (the others finished decoding)."""
+        self._keys, self._values = self._keys[rows], self._values[rows]
+        self.next_position = self.next_position[rows]
+        if self.valid is not None:
+            self.valid = self.valid[rows]
+
 
 class KVCache:
     def __init__(self, num_layers: int) -> None:
@@ -78,3 +102,7 @@ class KVCache:
 
     def nbytes(self) -> int:
         return sum(layer.nbytes() for layer in self.layers)
+
+    def keep_rows(self, rows: torch.Tensor) -> None:
+        for layer in self.layers:
+            layer.keep_rows(rows)

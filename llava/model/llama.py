@@ -8,7 +8,8 @@ LLaVA and transformers state dicts load without renaming. Numerics follow transf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -16,7 +17,7 @@ from torch import nn
 
 from llava.model.cache import KVCache, LayerCache
 from llava.model.config import LlamaConfig
-from llava.sparse.base import AttentionProbe, NoPruning, Pruner, TokenState
+from llava.sparse.base import PAD, VISUAL, LayerHooks, TokenState
 
 
 class RMSNorm(nn.Module):
@@ -76,25 +77,35 @@ class Attention(nn.Module):
     def queries(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         return apply_rope(self._heads(self.q_proj(x), self.num_heads), cos, sin)
 
+    def keys(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        return apply_rope(self._heads(self.k_proj(x), self.num_kv_heads), cos, sin)
+
     def forward(
         self,
         x: torch.Tensor,  # (B, N, D), already normalised
         cos: torch.Tensor,
         sin: torch.Tensor,
         cache: LayerCache | None,
+        valid: torch.Tensor | None = None,  # (B, N) False on padding; None: no padding
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns the attention output (B, N, D) and all keys this layer attends to."""
         q = self.queries(x, cos, sin)
-        k = apply_rope(self._heads(self.k_proj(x), self.num_kv_heads), cos, sin)
+        k = self.keys(x, cos, sin)
         v = self._heads(self.v_proj(x), self.num_kv_heads)
         past = 0
+        key_valid = None
         if cache is not None:
             past = cache.length
-            k, v = cache.append(k, v)
+            k, v = cache.append(k, v, valid)
+            key_valid = cache.valid
         n = q.shape[2]
+        # Rows are right-padded, so a token's causal past never holds padding: prefill needs no
+        # mask beyond causality. Once a cache holds padded rows, new tokens must skip the pads.
         mask, causal = None, past == 0 and n > 1
-        if past > 0 and n > 1:  # several new tokens after a cached prefix: causal with an offset
+        if past > 0:
             mask = torch.ones(n, past + n, dtype=torch.bool, device=q.device).tril(diagonal=past)
+            if key_valid is not None:
+                mask = mask & key_valid[:, None, None, :]
         out = F.scaled_dot_product_attention(
             q,
             k,
@@ -111,7 +122,7 @@ class Attention(nn.Module):
         x: torch.Tensor,  # (B, N, D) the layer's normalised input
         cos: torch.Tensor,
         sin: torch.Tensor,
-        keys: torch.Tensor,  # (B, H_kv, N, hd) the keys this layer attended to
+        keys: torch.Tensor,  # (B, H_kv, N, hd) the keys this layer attends to
         rows: torch.Tensor,  # (R,) indices of query tokens in the sequence
     ) -> torch.Tensor:
         """Post-softmax causal attention of `rows` over all keys, per head: (B, H, R, N) float32.
@@ -137,14 +148,6 @@ class MLP(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
-@dataclass
-class LayerTrace:
-    """What a layer leaves behind for the attention probe (references, no copies)."""
-
-    normed_input: torch.Tensor
-    keys: torch.Tensor
-
-
 class DecoderLayer(nn.Module):
     def __init__(self, config: LlamaConfig) -> None:
         super().__init__()
@@ -154,23 +157,83 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(config.hidden_size, config.rms_norm_eps)
 
     def forward(
-        self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: LayerCache | None
-    ) -> tuple[torch.Tensor, LayerTrace]:
+        self,
+        h: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        cache: LayerCache | None,
+        valid: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Returns the output, and the normalised input and keys (for the attention probe)."""
         normed = self.input_layernorm(h)
-        attn, keys = self.self_attn(normed, cos, sin, cache)
+        attn, keys = self.self_attn(normed, cos, sin, cache, valid)
         h = h + attn
         h = h + self.mlp(self.post_attention_layernorm(h))
-        return h, LayerTrace(normed, keys)
+        return h, normed, keys
+
+
+class LayerProbe:
+    """`llava.sparse.base.AttentionProbe` over one decoder layer. Everything is computed on
+    request: a method that asks nothing costs nothing. `normed` is the layer's normalised input,
+    or a function computing it (before the layer runs); `keys` likewise (None: computed from it).
+    """
+
+    def __init__(
+        self,
+        layer: DecoderLayer,
+        normed: torch.Tensor | Callable[[], torch.Tensor],
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        positions: torch.Tensor,
+        inv_freq: torch.Tensor,
+        output_norm: RMSNorm,
+        keys: torch.Tensor | None = None,
+    ) -> None:
+        self._layer, self._normed, self._keys = layer, normed, keys
+        self._cos, self._sin = cos, sin
+        self.positions, self.inv_freq, self._output_norm = positions, inv_freq, output_norm
+
+    def normed_input(self) -> torch.Tensor:
+        if callable(self._normed):
+            self._normed = self._normed()
+        return self._normed
+
+    def keys(self) -> torch.Tensor:
+        if self._keys is None:
+            self._keys = self._layer.self_attn.keys(self.normed_input(), self._cos, self._sin)
+        return self._keys
+
+    def rows(self, rows: torch.Tensor) -> torch.Tensor:
+        return self._layer.self_attn.attention_rows(
+            self.normed_input(), self._cos, self._sin, self.keys(), rows
+        )
+
+    def output_norm(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self._output_norm(hidden)
+
+    def row(self, r: int, length: int) -> LayerProbe:
+        def one(tensor: torch.Tensor | None, dim: int = 1) -> torch.Tensor | None:
+            return None if tensor is None else tensor[r : r + 1].narrow(dim, 0, length)
+
+        normed = self._normed
+        normed = (lambda: one(self.normed_input())) if callable(normed) else one(normed)
+        return LayerProbe(
+            self._layer, normed, one(self._cos), one(self._sin), one(self.positions),
+            self.inv_freq, self._output_norm, one(self._keys, dim=2),
+        )  # fmt: skip
 
 
 @dataclass
-class PrefillStats:
-    """What the decoder loop actually ran: per layer, tokens and visual tokens."""
+class LoopCounts:
+    """Per layer, per batch row: tokens and visual tokens entering, visual tokens leaving."""
 
-    tokens_in: list[int]  # sequence length entering each layer
-    visual_in: list[int]  # visual tokens entering each layer
-    visual_out: list[int]  # visual tokens leaving each layer (after the method acted)
-    records: list  # the method's per-pruning-layer decisions
+    tokens_in: list[list[int]] = field(default_factory=list)  # [layer][row]
+    visual_in: list[list[int]] = field(default_factory=list)
+    visual_out: list[list[int]] = field(default_factory=list)
+
+
+def _counts(state: TokenState) -> tuple[list[int], list[int]]:
+    return state.lengths(), (state.roles == VISUAL).sum(dim=1).tolist()
 
 
 class LlamaModel(nn.Module):
@@ -185,40 +248,54 @@ class LlamaModel(nn.Module):
         self.rotary = Rotary(config.head_dim, config.rope_theta)
 
     def run_layers(
-        self, state: TokenState, cache: KVCache | None = None, pruner: Pruner | None = None
-    ) -> tuple[TokenState, PrefillStats]:
-        """Prefill: every layer over the whole sequence; the method acts once after each layer.
+        self, state: TokenState, cache: KVCache | None = None, hooks: LayerHooks | None = None
+    ) -> tuple[TokenState, LoopCounts]:
+        """Prefill: every layer over the whole (right-padded) batch; `hooks` may change the
+        sequence before and after each layer (`PerSampleRuns` for pruning methods).
 
-        With no method ("no pruning") this is plain LLaMA, through the very same loop.
+        With no hooks ("no pruning") this is plain LLaMA, through the very same loop.
         """
-        run = (pruner or NoPruning()).start(state, len(self.layers))
-        stats = PrefillStats([], [], [], run.records)
+        hooks = hooks or LayerHooks()
+        counts = LoopCounts()
+        inv_freq = self.rotary.inv_freq
         cos, sin = self.rotary(state.positions, state.hidden.dtype)
+        lengths, visual = _counts(state)
         for idx, layer in enumerate(self.layers):
+            hidden_in = state.hidden
+            before = hooks.before_layer(
+                idx,
+                state,
+                LayerProbe(layer, lambda h=hidden_in, n=layer.input_layernorm: n(h), cos, sin,
+                           state.positions, inv_freq, self.norm),
+            )  # fmt: skip
+            if before is not state:
+                state = before
+                cos, sin = self.rotary(state.positions, state.hidden.dtype)
+                lengths, visual = _counts(state)
+            counts.tokens_in.append(lengths)
+            counts.visual_in.append(visual)
+            padded = min(lengths) < state.num_tokens
+            valid = state.roles != PAD if padded else None
             layer_cache = cache[idx] if cache is not None else None
-            stats.tokens_in.append(state.num_tokens)
-            stats.visual_in.append(state.num_visual)
-            hidden, trace = layer(state.hidden, cos, sin, layer_cache)
+            hidden, normed, keys = layer(state.hidden, cos, sin, layer_cache, valid)
             state = state.with_hidden(hidden)
             if layer_cache is not None:
-                layer_cache.next_position = state.positions[:, -1] + 1
-            probe = AttentionProbe(
-                lambda rows, t=trace, a=layer.self_attn, c=cos, s=sin: a.attention_rows(
-                    t.normed_input, c, s, t.keys, rows
-                )
-            )
-            pruned = run.after_layer(idx, state, probe)
-            if pruned is not state:
-                state = pruned.renumbered() if run.renumbers_positions else pruned
+                last = torch.tensor(lengths, device=state.positions.device) - 1
+                layer_cache.next_position = state.positions.gather(1, last[:, None])[:, 0] + 1
+            probe = LayerProbe(layer, normed, cos, sin, state.positions, inv_freq, self.norm, keys)
+            after = hooks.after_layer(idx, state, probe)
+            if after is not state:
+                state = after
                 cos, sin = self.rotary(state.positions, state.hidden.dtype)
-            stats.visual_out.append(state.num_visual)
-        return state, stats
+                lengths, visual = _counts(state)
+            counts.visual_out.append(visual)
+        return state, counts
 
     def decode_layers(self, hidden: torch.Tensor, cache: KVCache) -> torch.Tensor:
-        """One new token (B, 1, D) through every layer, each at its own next position."""
+        """One new token per row (B, 1, D) through every layer, each at its own next position."""
         positions = cache.next_positions()  # (L, B)
         cos, sin = self.rotary(positions[..., None], hidden.dtype)  # (L, B, 1, hd)
         for idx, layer in enumerate(self.layers):
-            hidden, _ = layer(hidden, cos[idx], sin[idx], cache[idx])
+            hidden, _, _ = layer(hidden, cos[idx], sin[idx], cache[idx])
         cache.advance()
         return hidden

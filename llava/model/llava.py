@@ -11,10 +11,20 @@ from torch import nn
 
 from llava.constants import IMAGE_TOKEN_INDEX
 from llava.model.config import LlavaConfig
-from llava.model.llama import LlamaModel, PrefillStats
+from llava.model.llama import LlamaModel
 from llava.model.projector import build_projector
 from llava.model.vision import CLIPVisionTower
-from llava.sparse.base import SYSTEM, TEXT, VISUAL, NoPruning, Pruner, TokenState
+from llava.sparse.base import (
+    SYSTEM,
+    TEXT,
+    VISUAL,
+    NoPruning,
+    PrefillStats,
+    Pruner,
+    TokenState,
+    VisionExtras,
+    VisionRequest,
+)
 
 
 class LlavaLlamaModel(LlamaModel):
@@ -48,65 +58,118 @@ class LlavaLlamaForCausalLM(nn.Module):
 
     def encode_images(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) pixel values -> (B, V, D) image rows in the decoder's embedding space."""
+        return self.project(self._tower()(images))
+
+    def _tower(self) -> CLIPVisionTower:
         tower = self.model.vision_tower
         if tower is None:
             raise ValueError("this model has no vision tower, it cannot take images")
-        features = tower(images)
+        return tower
+
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """Vision features (B, M, C) -> rows in the decoder's embedding space (B, M, D)."""
         projector_weight = next(self.model.mm_projector.parameters(), None)
         if projector_weight is not None:
             features = features.to(projector_weight.device, projector_weight.dtype)
         return self.model.mm_projector(features)
 
+    def prepare_samples(
+        self,
+        input_ids: torch.Tensor | list[torch.Tensor],
+        images: torch.Tensor | list[torch.Tensor | None] | None = None,
+        vision_request: VisionRequest | None = None,
+    ) -> list[tuple[TokenState, VisionExtras | None]]:
+        """Each sample's layer-0 input: word embeddings with its image rows spliced in at its
+        placeholder, and (if `vision_request` asks) what the vision tower saw of that image.
+
+        input_ids: (B, L) or a list of (L_i,) prompts, each with at most one IMAGE_TOKEN_INDEX
+        (anywhere); images: one (3, H, W) per prompt with a placeholder, as a (B, 3, H, W)
+        tensor, or a list with None for prompts without one. Roles: before the image SYSTEM, the
+        image VISUAL, after it TEXT (all TEXT without an image).
+        """
+        prompts = list(input_ids) if isinstance(input_ids, list) else list(self._rows(input_ids))
+        pixels = self._pixels_per_prompt(prompts, images)
+        with_image = [i for i, p in enumerate(pixels) if p is not None]
+        rows: list = [None] * len(prompts)
+        extras: list = [None] * len(prompts)
+        if with_image:
+            stacked = torch.stack([pixels[i] for i in with_image])
+            if vision_request is None:
+                encoded = self.encode_images(stacked)
+                for n, i in enumerate(with_image):
+                    rows[i] = encoded[n : n + 1]
+            else:
+                seen = self._tower().with_extras(stacked, vision_request)
+                encoded = self.project(seen.patch_features)
+                for n, i in enumerate(with_image):
+                    rows[i] = encoded[n : n + 1]
+                    extras[i] = seen.sample(n, self.project)
+        return [(self._splice(ids, rows[i]), extras[i]) for i, ids in enumerate(prompts)]
+
     def prepare_state(
         self, input_ids: torch.Tensor, images: torch.Tensor | None = None
     ) -> TokenState:
-        """Layer-0 input: word embeddings with the image rows spliced in at the placeholder.
+        """The layer-0 input of a batch (right-padded rows), without vision extras."""
+        return TokenState.stack([state for state, _ in self.prepare_samples(input_ids, images)])
 
-        input_ids (B, L) holds at most one IMAGE_TOKEN_INDEX per row, at the same index in every
-        row. Roles: before the image SYSTEM, the image VISUAL, after it TEXT (all TEXT without
-        an image).
-        """
+    @staticmethod
+    def _rows(input_ids: torch.Tensor) -> torch.Tensor:
         if input_ids.dim() != 2:
             raise ValueError(
                 f"input_ids must be (batch, length), got shape {tuple(input_ids.shape)}"
             )
-        is_image = input_ids == IMAGE_TOKEN_INDEX
-        per_row = is_image.sum(dim=1)
-        embed = self.model.embed_tokens
-        if int(per_row.max()) == 0:
-            hidden = embed(input_ids.to(embed.weight.device))
-            roles = torch.full_like(input_ids, TEXT)
-        else:
-            if images is None:
+        return input_ids
+
+    @staticmethod
+    def _pixels_per_prompt(prompts: list[torch.Tensor], images) -> list[torch.Tensor | None]:
+        has_image = []
+        for ids in prompts:
+            count = int((ids == IMAGE_TOKEN_INDEX).sum())
+            if count > 1:
+                raise ValueError("each prompt may hold at most one <image>")
+            has_image.append(count == 1)
+        if images is None:
+            if any(has_image):
                 raise ValueError("the prompt has an <image> placeholder but no image was given")
-            if not bool((per_row == 1).all()) or not bool((is_image == is_image[:1]).all()):
+            return [None] * len(prompts)
+        images = list(images)
+        if len(images) != len(prompts):
+            raise ValueError(f"{len(images)} images for {len(prompts)} prompts: give one each")
+        for image, wanted in zip(images, has_image, strict=True):
+            if (image is not None) != wanted:
                 raise ValueError(
-                    "each prompt must hold exactly one <image>, at the same index in every row"
+                    "give an image exactly for the prompts that hold an <image> placeholder"
                 )
-            at = int(is_image[0].nonzero())
-            image_rows = self.encode_images(images)
-            if image_rows.shape[0] != input_ids.shape[0]:
-                raise ValueError(
-                    f"{image_rows.shape[0]} images for {input_ids.shape[0]} prompts: give one each"
-                )
-            ids = input_ids.to(embed.weight.device)
+        return images
+
+    def _splice(self, ids: torch.Tensor, image_rows: torch.Tensor | None) -> TokenState:
+        embed = self.model.embed_tokens
+        ids = ids.to(embed.weight.device)
+        if image_rows is None:
+            hidden = embed(ids)[None]
+            roles = torch.full((1, ids.shape[0]), TEXT)
+        else:
+            at = int((ids == IMAGE_TOKEN_INDEX).nonzero())
+            num_visual = image_rows.shape[1]
             hidden = torch.cat(
-                (embed(ids[:, :at]), image_rows.to(embed.weight.dtype), embed(ids[:, at + 1 :])),
-                dim=1,
-            )
-            batch, num_visual = input_ids.shape[0], image_rows.shape[1]
-            roles = torch.cat(
                 (
-                    torch.full((batch, at), SYSTEM),
-                    torch.full((batch, num_visual), VISUAL),
-                    torch.full((batch, input_ids.shape[1] - at - 1), TEXT),
+                    embed(ids[:at])[None],
+                    image_rows.to(embed.weight.dtype),
+                    embed(ids[at + 1 :])[None],
                 ),
                 dim=1,
             )
-        batch, n = hidden.shape[:2]
-        device = hidden.device
-        origin = torch.arange(n, device=device).expand(batch, n)
-        return TokenState(hidden, origin, roles.to(device, torch.int8), origin)
+            roles = torch.cat(
+                (
+                    torch.full((1, at), SYSTEM),
+                    torch.full((1, num_visual), VISUAL),
+                    torch.full((1, ids.shape[0] - at - 1), TEXT),
+                ),
+                dim=1,
+            )
+        n = hidden.shape[1]
+        origin = torch.arange(n, device=hidden.device)[None]
+        return TokenState(hidden, origin, roles.to(hidden.device, torch.int8), origin)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(self.model.norm(hidden))
@@ -116,10 +179,13 @@ class LlavaLlamaForCausalLM(nn.Module):
         input_ids: torch.Tensor,
         images: torch.Tensor | None = None,
         pruner: Pruner | None = None,
-    ) -> tuple[torch.Tensor, TokenState, PrefillStats]:
+    ) -> tuple[torch.Tensor, TokenState, list[PrefillStats]]:
         """Full-sequence forward without a cache (training, tests): logits over the final
-        sequence (B, N, vocab), the final token state, and what the loop ran."""
-        state, stats = self.model.run_layers(self.prepare_state(input_ids, images), None, pruner)
+        (right-padded) sequence (B, N, vocab), the final token state, and per sample what the
+        loop ran."""
+        from llava.generate import run_prefill
+
+        state, stats = run_prefill(self, input_ids, images, pruner, cache=None)
         return self.logits(state.hidden), state, stats
 
     def generate(

@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 from transformers import CLIPVisionModel
+
+from llava.sparse.base import VisionExtras, VisionRequest
+
+
+@dataclass(frozen=True)
+class TowerSight:
+    """A batch of images as the tower saw them at its selected layer (see `with_extras`)."""
+
+    features: torch.Tensor  # (B, 1 + V, C) the selected hidden state, CLS included
+    patch_features: torch.Tensor  # (B, V, C) or (B, 1 + V, C): what LLaVA feeds the projector
+    cls_attention: torch.Tensor | None  # (B, H, 1 + V)
+    keys: torch.Tensor | None  # (B, H, 1 + V, head_dim)
+
+    def sample(self, n: int, project: Callable[[torch.Tensor], torch.Tensor]) -> VisionExtras:
+        def one(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor[n : n + 1]
+
+        return VisionExtras(one(self.features), project, one(self.cls_attention), one(self.keys))
 
 
 class CLIPVisionTower(nn.Module):
@@ -27,11 +48,55 @@ class CLIPVisionTower(nn.Module):
         return (cfg.image_size // cfg.patch_size) ** 2
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self._select(self._hidden_states(images)[self.select_layer])
+
+    def _hidden_states(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
         param = next(self.vision_tower.parameters())
         out = self.vision_tower(
             images.to(device=param.device, dtype=param.dtype), output_hidden_states=True
         )
-        features = out.hidden_states[self.select_layer]
-        if self.select_feature == "patch":
-            features = features[:, 1:]
-        return features
+        return out.hidden_states
+
+    def _select(self, features: torch.Tensor) -> torch.Tensor:
+        return features[:, 1:] if self.select_feature == "patch" else features
+
+    def with_extras(self, images: torch.Tensor, request: VisionRequest) -> TowerSight:
+        """The selected features plus, as `request` asks, the CLS token's attention and the keys
+        of the layer that produced them (its input captured on the way, the attention
+        recomputed from it: only for the methods that ask)."""
+        clip = self.vision_tower
+        layers = (clip.vision_model if hasattr(clip, "vision_model") else clip).encoder.layers
+        # hidden_states[0] is the embedding output, hidden_states[i] layer i-1's output.
+        index = self.select_layer % (len(layers) + 1) - 1
+        if index < 0:
+            raise ValueError("the selected vision layer is the embeddings: no attention to give")
+        attention = layers[index].self_attn
+        captured: dict[str, torch.Tensor] = {}
+
+        def capture(module, args, kwargs) -> None:
+            captured["input"] = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
+
+        handle = attention.register_forward_pre_hook(capture, with_kwargs=True)
+        try:
+            hidden_states = self._hidden_states(images)
+        finally:
+            handle.remove()
+        features = hidden_states[self.select_layer]
+        x = captured["input"]
+        batch, n, _ = x.shape
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.view(batch, n, attention.num_heads, attention.head_dim).transpose(1, 2)
+
+        keys = heads(attention.k_proj(x))  # (B, H, N, hd)
+        cls_attention = None
+        if request.cls_attention:
+            cls_query = heads(attention.q_proj(x))[:, :, :1]  # (B, H, 1, hd)
+            scores = (cls_query @ keys.transpose(-1, -2) * attention.scale).float()
+            cls_attention = scores.softmax(dim=-1)[:, :, 0]  # (B, H, N)
+        return TowerSight(
+            features=features,
+            patch_features=self._select(features),
+            cls_attention=cls_attention,
+            keys=keys if request.keys else None,
+        )

@@ -12,20 +12,17 @@ fraction, PDrop's lambda, SparseVLM's per-layer budgets ...) gives N equivalent 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
+from typing import Protocol
 
-from llava.model.config import LlamaConfig
-from llava.model.llama import PrefillStats
-from llava.sparse.sparsevlm import (
-    BUDGET_LAYERS,
-    RECYCLE_FRACTION,
-    TOKENS_PER_CLUSTER,
-    V2_BUDGETS,
-    V15_BUDGETS,
-)
+from llava.sparse.base import PrefillStats
+
+
+class DecoderShape(Protocol):
+    hidden_size: int
+    intermediate_size: int
 
 
 def layer_flops(tokens: int, hidden: int, ffn: int) -> float:
@@ -35,7 +32,7 @@ def layer_flops(tokens: int, hidden: int, ffn: int) -> float:
     return 4 * n * d * d + 2 * n * n * d + 3 * n * d * m
 
 
-def prefill_flops(tokens_per_layer: list[int], config: LlamaConfig) -> float:
+def prefill_flops(tokens_per_layer: list[int], config: DecoderShape) -> float:
     return float(
         sum(layer_flops(n, config.hidden_size, config.intermediate_size) for n in tokens_per_layer)
     )
@@ -43,10 +40,10 @@ def prefill_flops(tokens_per_layer: list[int], config: LlamaConfig) -> float:
 
 @dataclass(frozen=True)
 class TokenAccounting:
-    visual_tokens: int  # visual tokens of the image (entering layer 0)
+    visual_tokens: int  # visual tokens of the image, before any pruning (pre-LLM included)
     equivalent_tokens_output: float  # papers' convention
     equivalent_tokens_input: float
-    prompt_tokens: int
+    prompt_tokens: int  # the prompt's length before any pruning
     prefill_flops: float
     dense_prefill_flops: float  # the same prompt without pruning
 
@@ -54,11 +51,13 @@ class TokenAccounting:
         return asdict(self)
 
 
-def account(stats: PrefillStats, config: LlamaConfig) -> TokenAccounting:
+def account(stats: PrefillStats, config: DecoderShape) -> TokenAccounting:
+    """Both conventions count what the layers ran; the dense reference is the prompt before any
+    pruning, so a method that prunes before layer 0 reports its reduction too."""
     layers = len(stats.visual_out)
-    prompt = stats.tokens_in[0]
+    prompt = stats.dense_prompt_tokens
     return TokenAccounting(
-        visual_tokens=stats.visual_in[0],
+        visual_tokens=stats.image_tokens,
         equivalent_tokens_output=sum(stats.visual_out) / layers,
         equivalent_tokens_input=sum(stats.visual_in) / layers,
         prompt_tokens=prompt,
@@ -85,13 +84,16 @@ def kept_count(visual: int, ratio: float) -> int:
 
 
 def visual_counts(
-    num_layers: int, visual: int, prune: dict[int, Callable[[int], int]]
+    num_layers: int, visual: int, prune: dict[int, Callable[[int], int]], before: bool = False
 ) -> tuple[list[int], list[int]]:
-    """Visual tokens entering and leaving each layer when layer l maps n -> prune[l](n)."""
+    """Visual tokens entering and leaving each layer when layer l maps n -> prune[l](n): after
+    layer l ran, or (`before`) before it runs."""
     entering, leaving, n = [], [], visual
     for layer in range(num_layers):
+        if before and layer in prune:
+            n = prune[layer](n)
         entering.append(n)
-        if layer in prune:
+        if not before and layer in prune:
             n = prune[layer](n)
         leaving.append(n)
     return entering, leaving
@@ -116,29 +118,6 @@ def keep_ratio_counts(
     )
 
 
-def sparsevlm_counts(
-    budgets: Sequence[int],
-    layers: Sequence[int],
-    num_layers: int,
-    visual: int,
-    recycle: bool = True,
-) -> tuple[list[int], list[int]]:
-    """SparseVLM v1.5 / v2: keep k = min(budget, Nv - 1) by score, plus (with recycling) the
-    int(int(0.3 * Np) + 1) / 10) + 1 merged tokens of the Np pruned ones (method.md §1.5)."""
-
-    def after(budget: int, n: int) -> int:
-        if n == 0:
-            return 0
-        k = max(0, min(budget, n - 1))
-        if not recycle:
-            return k
-        candidates = int(RECYCLE_FRACTION * (n - k)) + 1
-        return k + candidates // TOKENS_PER_CLUSTER + 1
-
-    prune = {layer: partial(after, budget) for layer, budget in zip(layers, budgets, strict=True)}
-    return visual_counts(num_layers, visual, prune)
-
-
 def _boundary(predicate: Callable[[float], bool], lo: float, hi: float) -> tuple[float, float]:
     """For a predicate false at lo and true at hi, switching once: (last false, first true),
     to float precision."""
@@ -153,7 +132,7 @@ def _boundary(predicate: Callable[[float], bool], lo: float, hi: float) -> tuple
     return lo, hi
 
 
-def _solve_monotone(
+def solve_monotone(
     equivalent: Callable[[float], float], target: float, lo: float, hi: float
 ) -> float:
     """The parameter x in [lo, hi] whose equivalent(x) (non-decreasing, piecewise constant) is
@@ -172,17 +151,19 @@ def _solve_monotone(
     return (start + end) / 2
 
 
-def _check_target(target: float, visual: int) -> None:
+def check_target(target: float, visual: int) -> None:
     if not 0 < target <= visual:
         raise ValueError(
             f"--retained-tokens must be in 1..{visual} (the image's visual tokens), got {target}"
         )
 
 
-def _check_reached(
-    realised: float, target: float, what: str, lowest: float, highest: float
+def check_reached(
+    realised: float, target: float, what: str, lowest: float, highest: float, within: float = 1
 ) -> None:
-    if abs(realised - target) > 1:
+    """Refuse a solution further than `within` equivalent tokens from the target (the method's
+    granularity: one token for most methods)."""
+    if abs(realised - target) > within:
         raise ValueError(
             f"{what} cannot reach {target} equivalent tokens (reachable: {lowest:.1f} to "
             f"{highest:.1f}; closest {realised:.1f}); prune earlier or choose another budget"
@@ -198,65 +179,13 @@ def solve_keep_ratio(
 ) -> float:
     """The keep ratio in (0, 1] of FastV (one layer), PDrop's lambda (its stage boundaries) or
     random / grid pruning (their layers) giving `target` equivalent tokens within one token."""
-    _check_target(target, visual)
+    check_target(target, visual)
 
     def equivalent(ratio: float) -> float:
         counts = keep_ratio_counts(ratio, layers, num_layers, visual)
         return equivalent_tokens(counts, convention)
 
-    ratio = _solve_monotone(equivalent, target, 0.0, 1.0)
+    ratio = solve_monotone(equivalent, target, 0.0, 1.0)
     what = f"keeping a fraction of the visual tokens after layers {list(layers)}"
-    _check_reached(equivalent(ratio), target, what, equivalent(0.0), equivalent(1.0))
+    check_reached(equivalent(ratio), target, what, equivalent(0.0), equivalent(1.0))
     return ratio
-
-
-@dataclass(frozen=True)
-class SparseVLMBudgets:
-    budgets: tuple[int, ...]
-    source: str  # the preset used, or the preset that was scaled (and by how much)
-
-
-def solve_sparsevlm_budgets(
-    target: int,
-    version: str = "v1.5",
-    layers: Sequence[int] = BUDGET_LAYERS,
-    num_layers: int = LLAVA_LAYERS,
-    visual: int = LLAVA_VISUAL_TOKENS,
-    convention: str = "output",
-) -> SparseVLMBudgets:
-    """SparseVLM v1.5 / v2 per-layer budgets for `target` equivalent tokens.
-
-    A preset of the reference (method.md §2) is used as is when `target` is one of its keys;
-    otherwise the per-layer schedule of the nearest preset (in ratio) is scaled by one factor,
-    budgets rounded, until the equivalent count (recycled tokens included for v1.5) is within
-    one token of `target`.
-    """
-    if version not in ("v1.5", "v2"):
-        raise ValueError(f"budgets exist for SparseVLM v1.5 and v2, not {version!r}")
-    table = V15_BUDGETS if version == "v1.5" else V2_BUDGETS
-    if target in table:
-        return SparseVLMBudgets(table[target], f"{version} preset {target}")
-    _check_target(target, visual)
-    if len(layers) != 3:
-        raise ValueError(
-            f"SparseVLM {version}'s budget schedules have 3 pruning layers, got {list(layers)}: "
-            "pass three --pruning-layers (or a preset --retained-tokens)"
-        )
-    nearest = min(table, key=lambda preset: (abs(math.log(preset / target)), -preset))
-    preset = table[nearest]
-    recycle = version == "v1.5"
-
-    def budgets(scale: float) -> tuple[int, ...]:
-        return tuple(min(visual, int(scale * b + 0.5)) for b in preset)
-
-    def equivalent(scale: float) -> float:
-        counts = sparsevlm_counts(budgets(scale), layers, num_layers, visual, recycle)
-        return equivalent_tokens(counts, convention)
-
-    top = visual / min(preset) + 1  # every budget capped at V: nothing pruned
-    scale = _solve_monotone(equivalent, target, 0.0, top)
-    what = f"SparseVLM {version} after layers {list(layers)}"
-    _check_reached(equivalent(scale), target, what, equivalent(0.0), equivalent(top))
-    return SparseVLMBudgets(
-        budgets(scale), f"{version} preset {nearest} {list(preset)} scaled by {scale:.4f}"
-    )

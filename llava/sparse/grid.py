@@ -12,22 +12,29 @@ Original positions kept, nothing recycled.
 
 from __future__ import annotations
 
+import argparse
 import math
 from dataclasses import dataclass
 
 import torch
 
 from llava.sparse.base import AttentionProbe, TokenState
-from llava.sparse.fastv import KeepSchedule, TopKRun, check_batch
+from llava.sparse.keep_by_score import (
+    DEFAULT_KEEP_RATIO,
+    KEEP_RATIO_FLAG,
+    KeepSchedule,
+    TopKRun,
+    keep_ratio,
+)
+from llava.sparse.registry import Method, ModelShape, describe_request
 
 DEFAULT_LAYERS = (1,)  # FastV's K = 2
-DEFAULT_RATIO = 0.5
 
 
 @dataclass(frozen=True)
 class GridConfig:
     layers: tuple[int, ...] = DEFAULT_LAYERS
-    ratio: float = DEFAULT_RATIO  # fraction of the present visual tokens kept at each layer
+    ratio: float = DEFAULT_KEEP_RATIO  # fraction of the present visual tokens kept at each layer
     retained_tokens: int | None = None  # the --retained-tokens request the ratio was solved for
 
     @property
@@ -64,6 +71,7 @@ def grid_choice(patches: list[int], side: int, k: int) -> torch.Tensor:
 
 class GridPruning:
     name = "grid"
+    vision_request = None
 
     def __init__(self, config: GridConfig = GridConfig()) -> None:
         self.config = config
@@ -71,13 +79,10 @@ class GridPruning:
     def describe(self) -> dict:
         config = self.config
         settings = {"method": self.name, "layers": list(config.layers), "ratio": config.ratio}
-        if config.retained_tokens is not None:
-            settings["retained_tokens_requested"] = config.retained_tokens
-        return settings
+        return describe_request(settings, config.retained_tokens)
 
     def start(self, state: TokenState, num_layers: int) -> TopKRun:
         self.config.check(num_layers)
-        check_batch(state, "grid pruning")
         side = math.isqrt(state.num_visual)
         if side * side != state.num_visual:
             raise ValueError(
@@ -92,3 +97,21 @@ class GridPruning:
             return scores
 
         return TopKRun(self.config.schedule, score, state.num_visual)
+
+
+def _build(args: argparse.Namespace, shape: ModelShape) -> GridPruning:
+    layers = tuple(args.pruning_layers or DEFAULT_LAYERS)
+    config = GridConfig(layers, keep_ratio(args, shape, layers), args.retained_tokens)
+    config.check(shape.num_layers)
+    return GridPruning(config)
+
+
+METHOD = Method(
+    name="grid",
+    summary="keep a regular spatial subsample of the patch grid: the other floor",
+    source="sanity baseline at FastV's schedule (after layer 1)",
+    stage="after layers",
+    build=_build,
+    flags=(KEEP_RATIO_FLAG,),
+    uses_pruning_layers=True,
+)

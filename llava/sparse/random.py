@@ -13,23 +13,35 @@ absolute.)
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from llava.sparse.base import AttentionProbe, TokenState
-from llava.sparse.fastv import KeepSchedule, TopKRun, check_batch
+from llava.sparse.keep_by_score import (
+    DEFAULT_KEEP_RATIO,
+    KEEP_RATIO_FLAG,
+    KeepSchedule,
+    TopKRun,
+    keep_ratio,
+)
+from llava.sparse.registry import (
+    Flag,
+    Method,
+    ModelShape,
+    describe_request,
+)
 
 DEFAULT_LAYERS = (1,)  # FastV's K = 2
-DEFAULT_RATIO = 0.5
 DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True)
 class RandomConfig:
     layers: tuple[int, ...] = DEFAULT_LAYERS
-    ratio: float = DEFAULT_RATIO  # fraction of the present visual tokens kept at each layer
+    ratio: float = DEFAULT_KEEP_RATIO  # fraction of the present visual tokens kept at each layer
     seed: int = DEFAULT_SEED
     retained_tokens: int | None = None  # the --retained-tokens request the ratio was solved for
 
@@ -51,6 +63,7 @@ def sample_generator(seed: int, prompt_tokens: int, layer_idx: int) -> torch.Gen
 
 class RandomPruning:
     name = "random"
+    vision_request = None
 
     def __init__(self, config: RandomConfig = RandomConfig()) -> None:
         self.config = config
@@ -63,13 +76,10 @@ class RandomPruning:
             "ratio": config.ratio,
             "seed": config.seed,
         }
-        if config.retained_tokens is not None:
-            settings["retained_tokens_requested"] = config.retained_tokens
-        return settings
+        return describe_request(settings, config.retained_tokens)
 
     def start(self, state: TokenState, num_layers: int) -> TopKRun:
         self.config.check(num_layers)
-        check_batch(state, "random pruning")
         seed, prompt_tokens = self.config.seed, state.num_tokens
 
         def score(
@@ -81,3 +91,31 @@ class RandomPruning:
             )
 
         return TopKRun(self.config.schedule, score, state.num_visual)
+
+
+def _build(args: argparse.Namespace, shape: ModelShape) -> RandomPruning:
+    layers = tuple(args.pruning_layers or DEFAULT_LAYERS)
+    ratio = keep_ratio(args, shape, layers)
+    seed = DEFAULT_SEED if args.random_seed is None else args.random_seed
+    config = RandomConfig(layers, ratio, seed, args.retained_tokens)
+    config.check(shape.num_layers)
+    return RandomPruning(config)
+
+
+METHOD = Method(
+    name="random",
+    summary="keep a uniformly random fraction of the visual tokens (seeded per sample): the floor",
+    source="sanity baseline at FastV's schedule (after layer 1)",
+    stage="after layers",
+    build=_build,
+    flags=(
+        KEEP_RATIO_FLAG,
+        Flag(
+            "--random-seed",
+            int,
+            "random: seed; each sample draws from (seed, its prompt length, the layer) "
+            f"(default {DEFAULT_SEED})",
+        ),
+    ),
+    uses_pruning_layers=True,
+)

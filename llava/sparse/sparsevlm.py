@@ -15,12 +15,26 @@ recycled into a few merged tokens. Three named versions of the public reference 
 
 from __future__ import annotations
 
+import argparse
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 
-from llava.sparse.base import TEXT, AttentionProbe, PruneRecord, TokenState
+from llava.sparse.base import TEXT, AttentionProbe, PruneRecord, PruningRun, TokenState
+from llava.sparse.budget import (
+    LLAVA_LAYERS,
+    LLAVA_VISUAL_TOKENS,
+    check_reached,
+    check_target,
+    equivalent_tokens,
+    solve_monotone,
+    visual_counts,
+)
 from llava.sparse.clustering import dpc_knn, merge_clusters
+from llava.sparse.registry import Flag, Method, ModelShape, describe_request, finite_number
 
 # Presets, from the reference code (SparseVLM repository; method.md §1-2).
 V1_LAYERS = (2, 6, 15, 19)  # commit b72c5d6
@@ -139,43 +153,41 @@ def rope_distance_weight(
 class SparseVLM:
     """The Pruner; one `SparseVLMRun` per prefill."""
 
-    def __init__(self, config: SparseVLMConfig, inv_freq: torch.Tensor | None = None) -> None:
+    vision_request = None
+
+    def __init__(
+        self, config: SparseVLMConfig, retained_tokens: int | None = None, source: str | None = None
+    ) -> None:
         self.config = config
-        self.inv_freq = inv_freq  # RoPE frequencies, needed by v2's distance correction
-        if config.rope_correction and inv_freq is None:
-            raise ValueError("v2's RoPE correction needs the model's RoPE frequencies (inv_freq)")
         self.name = f"sparsevlm-{config.version}"
+        self.retained_tokens = retained_tokens  # the --retained-tokens request, if any
+        self.source = source  # where the budgets came from, if solved
 
     def describe(self) -> dict:
         config = self.config
         settings = {"method": "sparsevlm", "version": config.version, "layers": list(config.layers)}
         if config.budgets is None:
             return {**settings, "scale": config.scale, "bias": config.bias}
-        return {**settings, "budgets": list(config.budgets)}
+        settings["budgets"] = list(config.budgets)
+        if self.source is not None:
+            settings["budget_source"] = self.source
+        return describe_request(settings, self.retained_tokens)
 
     def start(self, state: TokenState, num_layers: int) -> SparseVLMRun:
         self.config.check(num_layers)
-        if state.hidden.shape[0] != 1:
-            raise ValueError(
-                f"SparseVLM runs at batch size 1 (got {state.hidden.shape[0]}); "
-                "ask one question at a time"
-            )
         budgets = self.config.budgets or ()
         if budgets and state.num_visual and max(budgets) > state.num_visual:
             raise ValueError(
                 f"budgets {budgets} exceed the {state.num_visual} visual tokens of the image"
             )
-        return SparseVLMRun(self.config, state, self.inv_freq)
+        return SparseVLMRun(self.config, state)
 
 
-class SparseVLMRun:
-    def __init__(
-        self, config: SparseVLMConfig, state: TokenState, inv_freq: torch.Tensor | None
-    ) -> None:
+class SparseVLMRun(PruningRun):
+    def __init__(self, config: SparseVLMConfig, state: TokenState) -> None:
+        super().__init__()
         self.config = config
-        self.inv_freq = inv_freq
         self.renumbers_positions = config.renumber_positions
-        self.records: list[PruneRecord] = []
         self.raters = select_raters(state) if state.num_visual else None
         self.image_start = int(state.visual_index()[0]) if state.num_visual else 0
         self._labels: list = list(range(state.num_visual))  # of the current visual tokens
@@ -230,7 +242,7 @@ class SparseVLMRun:
         if self.config.rope_correction:
             positions = state.positions[0].to(probs.device)
             probs = probs / rope_distance_weight(
-                positions[raters.to(probs.device)], positions, self.inv_freq.to(probs.device)
+                positions[raters.to(probs.device)], positions, probe.inv_freq.to(probs.device)
             )
         block = probs[:, :, vis.to(probs.device)]  # (H, R, Nv)
         if self.config.head_fraction < 1:
@@ -260,3 +272,144 @@ class SparseVLMRun:
         ):
             members[cluster].append(self._labels[candidate])
         return merge_clusters(hidden, clusters), members
+
+
+def sparsevlm_counts(
+    budgets: Sequence[int],
+    layers: Sequence[int],
+    num_layers: int,
+    visual: int,
+    recycle: bool = True,
+) -> tuple[list[int], list[int]]:
+    """SparseVLM v1.5 / v2: keep k = min(budget, Nv - 1) by score, plus (with recycling) the
+    int(int(0.3 * Np) + 1) / 10) + 1 merged tokens of the Np pruned ones (method.md §1.5)."""
+
+    def after(budget: int, n: int) -> int:
+        if n == 0:
+            return 0
+        k = max(0, min(budget, n - 1))
+        if not recycle:
+            return k
+        candidates = int(RECYCLE_FRACTION * (n - k)) + 1
+        return k + candidates // TOKENS_PER_CLUSTER + 1
+
+    prune = {layer: partial(after, budget) for layer, budget in zip(layers, budgets, strict=True)}
+    return visual_counts(num_layers, visual, prune)
+
+
+@dataclass(frozen=True)
+class SparseVLMBudgets:
+    budgets: tuple[int, ...]
+    source: str  # the preset used, or the preset that was scaled (and by how much)
+
+
+def solve_sparsevlm_budgets(
+    target: int,
+    version: str = "v1.5",
+    layers: Sequence[int] = BUDGET_LAYERS,
+    num_layers: int = LLAVA_LAYERS,
+    visual: int = LLAVA_VISUAL_TOKENS,
+    convention: str = "output",
+) -> SparseVLMBudgets:
+    """SparseVLM v1.5 / v2 per-layer budgets for `target` equivalent tokens.
+
+    A preset of the reference (method.md §2) is used as is when `target` is one of its keys and
+    the layers are the preset's; otherwise the per-layer schedule of the nearest preset (in
+    ratio) is scaled by one factor, budgets rounded, until the equivalent count (recycled
+    tokens included for v1.5) is within one token of `target`.
+    """
+    if version not in ("v1.5", "v2"):
+        raise ValueError(f"budgets exist for SparseVLM v1.5 and v2, not {version!r}")
+    table = V15_BUDGETS if version == "v1.5" else V2_BUDGETS
+    if target in table and tuple(layers) == BUDGET_LAYERS:
+        return SparseVLMBudgets(table[target], f"{version} preset {target}")
+    check_target(target, visual)
+    if len(layers) != 3:
+        raise ValueError(
+            f"SparseVLM {version}'s budget schedules have 3 pruning layers, got {list(layers)}: "
+            "pass three --pruning-layers (or a preset --retained-tokens)"
+        )
+    nearest = min(table, key=lambda preset: (abs(math.log(preset / target)), -preset))
+    preset = table[nearest]
+    recycle = version == "v1.5"
+
+    def budgets(scale: float) -> tuple[int, ...]:
+        return tuple(min(visual, int(scale * b + 0.5)) for b in preset)
+
+    def equivalent(scale: float) -> float:
+        counts = sparsevlm_counts(budgets(scale), layers, num_layers, visual, recycle)
+        return equivalent_tokens(counts, convention)
+
+    top = visual / min(preset) + 1  # every budget capped at V: nothing pruned
+    scale = solve_monotone(equivalent, target, 0.0, top)
+    what = f"SparseVLM {version} after layers {list(layers)}"
+    check_reached(equivalent(scale), target, what, equivalent(0.0), equivalent(top))
+    return SparseVLMBudgets(
+        budgets(scale), f"{version} preset {nearest} {list(preset)} scaled by {scale:.4f}"
+    )
+
+
+# ---------------------------------------------------------------- the command line and budgets
+
+
+def _version(args: argparse.Namespace) -> str:
+    """--sparse-version, or v1.5 when a token budget is asked (v1 is set by --scale/--bias)."""
+    if args.sparse_version is not None:
+        return args.sparse_version
+    return "v1" if args.retained_tokens is None else "v1.5"
+
+
+def _build(args: argparse.Namespace, shape: ModelShape) -> SparseVLM:
+    version = _version(args)
+    layers = {"layers": tuple(args.pruning_layers)} if args.pruning_layers else {}
+    if version == "v1":
+        if args.retained_tokens is not None:
+            raise ValueError(
+                "--retained-tokens selects a v1.5 / v2 budget; v1 is set by --scale and --bias "
+                "(or pass --sparse-version v1.5)"
+            )
+        scale = DEFAULT_SCALE if args.scale is None else args.scale
+        bias = DEFAULT_BIAS if args.bias is None else args.bias
+        finite_number(scale, "--scale", 0, math.inf)
+        finite_number(bias, "--bias", -math.inf, math.inf)
+        config = sparsevlm_v1(scale, bias, **layers)
+        config.check(shape.num_layers)
+        return SparseVLM(config)
+    if args.scale is not None or args.bias is not None:
+        raise ValueError(f"--scale/--bias set v1's k; {version} uses --retained-tokens")
+    retained = 192 if args.retained_tokens is None else args.retained_tokens
+    make = sparsevlm_v15 if version == "v1.5" else sparsevlm_v2
+    make(**layers).check(shape.num_layers)  # the layers must fit before budgets are solved
+    solved = solve_sparsevlm_budgets(
+        retained, version, layers.get("layers", BUDGET_LAYERS), shape.num_layers,
+        shape.visual_tokens,
+    )  # fmt: skip
+    config = make(retained, budgets=solved.budgets, **layers)
+    config.check(shape.num_layers)
+    requested = args.retained_tokens
+    preset = solved.source == f"{version} preset {retained}"
+    return SparseVLM(config, requested, None if preset else solved.source)
+
+
+METHOD = Method(
+    name="sparsevlm",
+    summary="text raters chosen from the layer-0 embeddings score the visual tokens with their "
+    "attention at layers 2, 6, 15 (v1: also 19); the best pruned ones are recycled (v1, v1.5)",
+    source="Zhang et al., arXiv 2410.04417; reference code b72c5d6 (v1), branches v1.5 and v2.0",
+    stage="after layers",
+    build=_build,
+    flags=(
+        Flag(
+            "--sparse-version",
+            str,
+            "SparseVLM: v1 (the seed's rank-based k from --scale/--bias; default without "
+            "--retained-tokens), v1.5 (fixed budgets; default with it), v2 (SparseVLM+)",
+            choices=VERSIONS,
+        ),
+        Flag("--scale", float, f"SparseVLM v1: k = rank*scale+bias (default {DEFAULT_SCALE})"),
+        Flag("--bias", float, f"SparseVLM v1: k = rank*scale+bias (default {DEFAULT_BIAS})"),
+    ),
+    uses_pruning_layers=True,
+    # The scoring layers one deeper; budgets solved for the same equivalent tokens.
+    variants={"default": (), "shifted": ("--pruning-layers", "3,7,16")},
+)

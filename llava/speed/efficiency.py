@@ -7,7 +7,7 @@
 The model and prompt are `llava.speed.workload`'s: a LLaMA-shaped decoder with random weights,
 32 layers (CUDA: LLaVA-1.5-7B's shape in float16; CPU: 1024 wide in float32; `--shape tiny`:
 64 wide, for tests), prompt 35 system + 576 visual + 57 text tokens.
-Methods are built from the demo's flags (`llava.experiments.demo.METHODS`), i.e. through the same
+Methods are built from the demo's flags (`llava.experiments.method_grid`), i.e. through the same
 `pruner_from_args` path as the evaluations, budgets solved by `--retained-tokens`.
 
 For each method, measured in interleaved rounds (dense, sparsevlm-192, ..., dense, ...) so that
@@ -44,8 +44,8 @@ from pathlib import Path
 import torch
 
 from llava.eval.pruning_args import add_pruning_args, pruner_from_args
-from llava.experiments.demo import METHODS, expand_methods
-from llava.generate import decode_one_token, prefill_state
+from llava.experiments.method_grid import expand_methods, method_grid
+from llava.generate import decode_one_token, prefill
 from llava.model.config import LlamaConfig
 from llava.sparse.budget import account
 from llava.speed.workload import (
@@ -55,7 +55,7 @@ from llava.speed.workload import (
     VISUAL_TOKENS,
     TimedMethod,
     default_shape,
-    prompt_state,
+    prompt_inputs,
     random_model,
     sync,
 )
@@ -93,11 +93,12 @@ def decode_flops(cache_lengths: list[int], config: LlamaConfig) -> float:
 def build_methods(labels: list[str], model) -> dict[str, tuple[list[str], object]]:
     parser = argparse.ArgumentParser()
     add_pruning_args(parser)
-    return {label: (METHODS[label], pruner_from_args(parser.parse_args(METHODS[label]), model))
+    grid = method_grid()
+    return {label: (grid[label], pruner_from_args(parser.parse_args(grid[label]), model))
             for label in labels}  # fmt: skip
 
 
-def measure_once(model, state, method, row: Row, decode_steps: int) -> None:
+def measure_once(model, inputs, method, row: Row, decode_steps: int) -> None:
     device = model.device
     timed = TimedMethod(method, device)
     cuda = device.type == "cuda"
@@ -106,7 +107,7 @@ def measure_once(model, state, method, row: Row, decode_steps: int) -> None:
         before = torch.cuda.memory_allocated(device)
     sync(device)
     start = time.perf_counter()
-    logits, cache, stats = prefill_state(model, state, timed)
+    logits, cache, (stats,) = prefill(model, *inputs, timed)
     sync(device)
     row.prefill_s.append(time.perf_counter() - start)
     row.scoring_s.append(timed.seconds)
@@ -135,14 +136,14 @@ def measure_once(model, state, method, row: Row, decode_steps: int) -> None:
 def run(model, labels: list[str], repeats: int, decode_steps: int, progress=None) -> list[Row]:
     methods = build_methods(labels, model)
     rows = {label: Row(label, flags, m.describe()) for label, (flags, m) in methods.items()}
-    state = prompt_state(model)
+    inputs = prompt_inputs(model)
     warm = Row("warm-up", [], {})
-    measure_once(model, state, methods[labels[0]][1], warm, min(decode_steps, 2))
+    measure_once(model, inputs, methods[labels[0]][1], warm, min(decode_steps, 2))
     for repeat in range(repeats):
         for label, (_, method) in methods.items():
             if progress:
                 progress(f"round {repeat + 1}/{repeats}: {label}")
-            measure_once(model, state, method, rows[label], decode_steps)
+            measure_once(model, inputs, method, rows[label], decode_steps)
     return list(rows.values())
 
 

@@ -1,9 +1,11 @@
-"""What the benchmarks run: a LLaMA-shaped decoder with random weights on a LLaVA-1.5-shaped
+"""What the benchmarks run: a LLaVA-shaped model with random weights on a LLaVA-1.5-shaped
 prompt, and a wrapper that times a method's own work.
 
 The prompt is 35 system tokens, 576 visual tokens and 57 text tokens (668 in all, the method's
 worked FLOPs example). Shapes: on CUDA LLaVA-1.5-7B's decoder in float16; on the CPU a 32-layer
-decoder 1024 wide (seconds per prefill); `tiny`, 64 wide, for tests.
+decoder 1024 wide (seconds per prefill); `tiny`, 64 wide, for tests. The vision tower is a CLIP
+ViT at 336 px with 14-px patches (576 patches), small on every shape: its cost is the same for
+every method, and pre-LLM methods need one to select from.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import time
 
 import torch
+from transformers import CLIPVisionConfig, CLIPVisionModel
 
+from llava.constants import IMAGE_TOKEN_INDEX
 from llava.model.config import LlamaConfig, LlavaConfig
 from llava.model.llava import LlavaLlamaForCausalLM
-from llava.sparse.base import SYSTEM, TEXT, VISUAL, TokenState
+from llava.model.vision import CLIPVisionTower
+from llava.sparse.base import PruningRun, TokenState
 
 SYSTEM_TOKENS, VISUAL_TOKENS, TEXT_TOKENS = 35, 576, 57
 SHAPES = {
@@ -36,26 +41,28 @@ def random_model(device: torch.device, dtype: torch.dtype, shape: str) -> LlavaL
         num_key_value_heads=dims["num_attention_heads"],
         **dims,
     )
+    vision = CLIPVisionConfig(
+        hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4,
+        image_size=336, patch_size=14,
+    )  # fmt: skip
     torch.manual_seed(0)
+    tower = CLIPVisionTower(CLIPVisionModel(vision), -2, "patch")
+    config = LlavaConfig(text, None, mm_hidden_size=vision.hidden_size)
     with torch.device(device):
-        model = LlavaLlamaForCausalLM(LlavaConfig(text, None, mm_hidden_size=1024)).to(dtype)
+        model = LlavaLlamaForCausalLM(config, tower.to(device)).to(dtype)
     for param in model.parameters():
         torch.nn.init.normal_(param, 0.0, 0.02)
     return model.eval()
 
 
-def prompt_state(model: LlavaLlamaForCausalLM) -> TokenState:
-    """A LLaVA-1.5-shaped layer-0 input: word embeddings around 576 image rows."""
+def prompt_inputs(model: LlavaLlamaForCausalLM) -> tuple[torch.Tensor, torch.Tensor]:
+    """A LLaVA-1.5-shaped prompt: (1, 35 + 1 + 57) ids around the image placeholder, and one
+    random image (1, 3, 336, 336)."""
     generator = torch.Generator().manual_seed(1)
-    n = SYSTEM_TOKENS + VISUAL_TOKENS + TEXT_TOKENS
-    ids = torch.randint(3, 32000, (1, n), generator=generator).to(model.device)
-    with torch.no_grad():
-        hidden = model.model.embed_tokens(ids)
-    image = torch.randn(1, VISUAL_TOKENS, hidden.shape[-1], generator=generator) * 0.02
-    hidden[:, SYSTEM_TOKENS : SYSTEM_TOKENS + VISUAL_TOKENS] = image.to(hidden)
-    roles = torch.tensor([SYSTEM] * SYSTEM_TOKENS + [VISUAL] * VISUAL_TOKENS + [TEXT] * TEXT_TOKENS)
-    positions = torch.arange(n, device=model.device)[None]
-    return TokenState(hidden, positions, roles[None].to(model.device, torch.int8), positions)
+    ids = torch.randint(3, 32000, (1, SYSTEM_TOKENS + 1 + TEXT_TOKENS), generator=generator)
+    ids[0, SYSTEM_TOKENS] = IMAGE_TOKEN_INDEX
+    pixels = torch.randn(1, 3, 336, 336, generator=generator)
+    return ids.to(model.device), pixels.to(model.device, model.dtype)
 
 
 def sync(device: torch.device) -> None:
@@ -64,30 +71,40 @@ def sync(device: torch.device) -> None:
 
 
 class TimedMethod:
-    """Wraps a method to time its `after_layer` calls (outside the model's code): the scoring,
-    rank and clustering a method adds to the prefill."""
+    """Wraps a method to time its hooks (outside the model's code): the scoring, rank,
+    clustering and selection a method adds to the prefill."""
 
     def __init__(self, method, device: torch.device) -> None:
         self.method, self.device, self.seconds = method, device, 0.0
         self.name = method.name
+        self.vision_request = method.vision_request
 
     def describe(self) -> dict:
         return self.method.describe()
 
-    def start(self, state: TokenState, num_layers: int):
-        run = self.method.start(state, num_layers)
-        outer = self
+    def start(self, state: TokenState, num_layers: int) -> PruningRun:
+        return _TimedRun(self, self.method.start(state, num_layers))
 
-        class Timed:
-            renumbers_positions = run.renumbers_positions
-            records = run.records
+    def timed(self, call, *args):
+        sync(self.device)
+        start = time.perf_counter()
+        result = call(*args)
+        sync(self.device)
+        self.seconds += time.perf_counter() - start
+        return result
 
-            def after_layer(self, layer_idx, state, probe):
-                sync(outer.device)
-                start = time.perf_counter()
-                result = run.after_layer(layer_idx, state, probe)
-                sync(outer.device)
-                outer.seconds += time.perf_counter() - start
-                return result
 
-        return Timed()
+class _TimedRun(PruningRun):
+    def __init__(self, timer: TimedMethod, run: PruningRun) -> None:
+        self.timer, self.run = timer, run
+        self.renumbers_positions = run.renumbers_positions
+        self.records = run.records
+
+    def before_llm(self, state, vision):
+        return self.timer.timed(self.run.before_llm, state, vision)
+
+    def before_layer(self, layer_idx, state, probe):
+        return self.timer.timed(self.run.before_layer, layer_idx, state, probe)
+
+    def after_layer(self, layer_idx, state, probe):
+        return self.timer.timed(self.run.after_layer, layer_idx, state, probe)

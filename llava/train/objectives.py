@@ -12,6 +12,7 @@ from torch import nn
 
 from llava.constants import IGNORE_INDEX
 from llava.model.llava import LlavaLlamaForCausalLM
+from llava.sparse.base import LayerHooks
 from llava.synthetic import COLORS, WORDS
 from llava.train.data import ASKED_LAYER, FOUND_LAYER, SHAPE_IDS, WORD_LAYERS, Sample
 
@@ -128,7 +129,7 @@ class AskedHeads(nn.Module):
         return torch.stack(losses).mean() if losses else torch.zeros(())
 
 
-class GroundingRecorder:
+class GroundingRecorder(LayerHooks):
     """A no-op 'pruner' that collects, through the same probe pruning methods use, the
     attention rows the grounding targets are about."""
 

@@ -4,15 +4,15 @@ argument parsing, and a spy recording what each layer ran with."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from pruning_helpers import FunctionProbe
 
 from llava.constants import IMAGE_TOKEN_INDEX
 from llava.eval.pruning_args import add_pruning_args
 from llava.model.builder import load_pretrained_model
-from llava.sparse.base import SYSTEM, TEXT, VISUAL, AttentionProbe, TokenState
+from llava.sparse.base import SYSTEM, TEXT, VISUAL, TokenState
 
 # Token ids of the tiny tokenizer (tests/tiny_models.py): BOS + a system prompt, a question.
 SYSTEM_IDS = [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
@@ -57,17 +57,15 @@ def hand_state(system: int, visual: int, text: int, width: int = 4) -> TokenStat
     return TokenState(hidden, positions, roles[None], positions.clone())
 
 
-class RowProbe(AttentionProbe):
+class RowProbe(FunctionProbe):
     """Answers any query row with the given (H, N) attention rows; remembers what was asked."""
 
     def __init__(self, rows: torch.Tensor) -> None:
         self.fixed = rows
-        self.asked: list[list[int]] = []
-        super().__init__(self._rows)
-
-    def _rows(self, rows: torch.Tensor) -> torch.Tensor:
-        self.asked.append(rows.tolist())
-        return self.fixed[None, :, None, :].expand(1, -1, len(rows), -1).float()
+        super().__init__(
+            lambda asked: self.fixed[None, :, None, :].expand(1, -1, len(asked), -1).float(),
+            torch.arange(rows.shape[-1])[None],
+        )
 
 
 def uniform_probe(state: TokenState, heads: int = 2) -> RowProbe:
@@ -83,37 +81,3 @@ def drive(run, state: TokenState, num_layers: int, probe_for=uniform_probe) -> l
         state = run.after_layer(layer, state, probe_for(state))
         states.append(state)
     return states
-
-
-@dataclass
-class SpyRun:
-    inner: object
-    before: list[TokenState] = field(default_factory=list)
-    after: list[TokenState] = field(default_factory=list)
-
-    @property
-    def renumbers_positions(self) -> bool:
-        return self.inner.renumbers_positions
-
-    @property
-    def records(self) -> list:
-        return self.inner.records
-
-    def after_layer(self, layer_idx, state, probe):
-        result = self.inner.after_layer(layer_idx, state, probe)
-        self.before.append(state)
-        self.after.append(result)
-        return result
-
-
-class Spy:
-    def __init__(self, inner) -> None:
-        self.inner, self.name, self.runs = inner, inner.name, []
-
-    def describe(self) -> dict:
-        return self.inner.describe()
-
-    def start(self, state, num_layers):
-        run = SpyRun(self.inner.start(state, num_layers))
-        self.runs.append(run)
-        return run

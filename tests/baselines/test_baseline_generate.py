@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from baseline_helpers import Spy, parse, pixels, prompt_ids
+from baseline_helpers import parse, pixels, prompt_ids
+from pruning_helpers import Spy
 
 from llava.eval.pruning_args import pruner_from_args
 from llava.generate import GenerationOptions, decode_one_token, generate, prefill
@@ -42,14 +43,16 @@ def test_prefill_and_decode(case, llava32):
     model = llava32
     ids, images = prompt_ids(), pixels(model)
     spy = Spy(pruner_from_args(parse(flags), model))
-    _, cache, stats = prefill(model, ids, images, spy)
+    _, cache, (stats,) = prefill(model, ids, images, spy)
     run = spy.runs[0]
-    first = run.before[0]
+    ran = [view.before for view in run.after_views()]  # what each layer ran on
+    left = [view.after for view in run.after_views()]  # what the method left after it
+    first = ran[0]
     assert first.num_visual == 576
     system = first.origin[0, first.roles[0] == SYSTEM].tolist()
     text = first.origin[0, first.roles[0] == TEXT].tolist()
     keeps_positions = not run.renumbers_positions
-    for state in run.after:
+    for state in left:
         roles, origin = state.roles[0], state.origin[0]
         assert origin[roles == SYSTEM].tolist() == system, "system tokens survive, in order"
         assert origin[roles == TEXT].tolist() == text, "text tokens survive, in order"
@@ -57,12 +60,15 @@ def test_prefill_and_decode(case, llava32):
         if keeps_positions:
             assert torch.equal(state.positions, state.origin), "original RoPE positions kept"
     # The loop's per-layer counts are what each layer ran and cached.
-    assert stats.tokens_in == cache.lengths() == [s.num_tokens for s in run.before]
-    assert stats.visual_in == [s.num_visual for s in run.before]
-    assert stats.visual_out == [s.num_visual for s in run.after]
+    assert stats.tokens_in == cache.lengths() == [s.num_tokens for s in ran]
+    assert stats.visual_in == [s.num_visual for s in ran]
+    assert stats.visual_out == [s.num_visual for s in left]
     for record in stats.records:
-        assert record.visual_in == stats.visual_in[record.layer]
-        assert record.visual_out == stats.visual_out[record.layer]
+        if record.before:  # dropped before the layer ran: what it ran on
+            assert record.visual_out == stats.visual_in[record.layer]
+        else:
+            assert record.visual_in == stats.visual_in[record.layer]
+            assert record.visual_out == stats.visual_out[record.layer]
     accounting = account(stats, model.config.text)
     assert abs(accounting.equivalent_tokens_output - target) <= 1
     # Decoding appends one entry per layer to the ragged cache, at each layer's next position.
@@ -81,10 +87,10 @@ def test_generate(case, llava32):
     out = generate(llava32, prompt_ids(), pixels(llava32), pruner, options)
     again = generate(llava32, prompt_ids(), pixels(llava32), pruner, options)
     assert torch.equal(out.tokens, again.tokens), "deterministic, random pruning included"
-    assert out.stats.visual_out == again.stats.visual_out
+    assert out.stats[0].visual_out == again.stats[0].visual_out
     assert 1 <= out.tokens.shape[1] <= 3
     dense = generate(llava32, prompt_ids(), pixels(llava32), None, options)
     assert out.kv_cache_bytes < dense.kv_cache_bytes
-    equivalent = account(out.stats, llava32.config.text).equivalent_tokens_output
+    equivalent = account(out.stats[0], llava32.config.text).equivalent_tokens_output
     assert abs(equivalent - target) <= 1
-    assert out.stats.visual_in[0] == 576
+    assert out.stats[0].visual_in[0] == 576

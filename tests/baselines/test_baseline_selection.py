@@ -11,6 +11,7 @@ from llava.sparse.base import VISUAL
 from llava.sparse.fastv import FastV, FastVConfig
 from llava.sparse.grid import GridConfig, GridPruning, grid_choice
 from llava.sparse.pdrop import PDrop, PDropConfig
+from llava.sparse.pdrop_after import PDropAfter, PDropAfterConfig
 from llava.sparse.random import RandomConfig, RandomPruning
 
 SYSTEM, VISUAL_TOKENS, TEXT = 2, 8, 3
@@ -61,9 +62,28 @@ def test_fastv_k_and_ratio():
     assert pruned.num_tokens == SYSTEM + 2 + TEXT
 
 
-def test_pdrop_drops_lambda_of_the_remaining_at_each_boundary():
+def test_published_pdrop_ranks_before_the_boundary_layer_and_renumbers():
+    """Before layers 1 and 3: int(8 * 0.5) = 4, then int(8 * 0.25) = 2 kept, by the last token's
+    attention with the boundary layer's own queries and keys; positions renumbered."""
     state = hand_state(SYSTEM, VISUAL_TOKENS, TEXT)
     run = PDrop(PDropConfig(layers=(1, 3), lam=0.5)).start(state, 32)
+    assert run.renumbers_positions is True
+    assert run.before_layer(0, state, RowProbe(rows([HEAD0, HEAD1]))) is state
+    assert run.after_layer(1, state, RowProbe(rows([HEAD0, HEAD1]))) is state, "never after"
+    probe = RowProbe(rows([HEAD0, HEAD1]))
+    first = run.before_layer(1, state, probe)
+    assert probe.asked == [[N - 1]] and run.records[0].before
+    assert run.records[0].kept == [0, 1, 3, 4]
+    probe = RowProbe(rows([[0.1, 0.5, 0.2, 0.2], [0.1, 0.3, 0.4, 0.2]]))
+    second = run.before_layer(3, first, probe)
+    record = run.records[1]
+    assert (record.layer, record.visual_in, record.k, record.kept) == (3, 4, 2, [1, 3])
+    assert second.origin[0].tolist() == [0, 1, SYSTEM + 1, SYSTEM + 3, 10, 11, 12]
+
+
+def test_pdrop_after_drops_lambda_of_the_remaining_at_each_boundary():
+    state = hand_state(SYSTEM, VISUAL_TOKENS, TEXT)
+    run = PDropAfter(PDropAfterConfig(layers=(1, 3), lam=0.5)).start(state, 32)
     assert run.after_layer(0, state, RowProbe(rows([HEAD0, HEAD1]))) is state
     first = run.after_layer(1, state, RowProbe(rows([HEAD0, HEAD1])))
     assert run.records[0].kept == [0, 1, 3, 4]
@@ -129,12 +149,13 @@ def test_ratio_one_leaves_the_sequence_unchanged(method):
     assert record.kept == list(range(16))
 
 
-def test_batch_size_above_one_is_refused():
+def test_methods_see_one_sample_at_a_time():
+    """A batch reaches methods row by row (PerSampleRuns); a batched state is refused."""
     state = hand_state(SYSTEM, 16, TEXT)
     tensors = (state.hidden, state.positions, state.roles, state.origin)
     batch = type(state)(*(t.expand(2, *t.shape[1:]) for t in tensors))
     for method in (FastV(), PDrop(), RandomPruning(), GridPruning()):
-        with pytest.raises(ValueError, match="batch size 1"):
+        with pytest.raises(ValueError, match="one sample at a time"):
             method.start(batch, 32)
 
 
@@ -148,14 +169,15 @@ def test_grid_needs_a_square_patch_grid():
     [
         (FastVConfig(k=0), r"--fastv-k 0.*1\.\.32"),
         (FastVConfig(k=33), r"--fastv-k 33"),
-        (FastVConfig(ratio=0.0), r"--fastv-ratio must be in \(0, 1\]"),
-        (FastVConfig(ratio=1.5), r"--fastv-ratio must be in \(0, 1\]"),
+        (FastVConfig(ratio=0.0), r"--fastv-ratio .*in \(0, 1\]"),
+        (FastVConfig(ratio=1.5), r"--fastv-ratio .*in \(0, 1\]"),
+        (FastVConfig(ratio=float("nan")), r"--fastv-ratio .*finite"),
         (PDropConfig(layers=(8, 16, 32)), r"--pdrop-layers.*do not fit.*valid: 0\.\.31"),
         (PDropConfig(layers=(16, 8)), "distinct and increasing"),
-        (PDropConfig(lam=-0.5), r"--pdrop-lambda must be in \(0, 1\]"),
+        (PDropConfig(lam=-0.5), r"--pdrop-lambda must be a finite number in \(0, 1\]"),
         (RandomConfig(layers=(40,)), r"--pruning-layers.*32 layers"),
         (RandomConfig(seed=-1), "--random-seed"),
-        (GridConfig(ratio=2.0), r"--keep-ratio must be in \(0, 1\]"),
+        (GridConfig(ratio=2.0), r"--keep-ratio .*in \(0, 1\]"),
     ],
 )
 def test_config_checks(config, message):

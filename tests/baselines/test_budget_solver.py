@@ -7,17 +7,18 @@ from __future__ import annotations
 import pytest
 from baseline_helpers import drive, hand_state
 
-from llava.sparse.budget import (
-    equivalent_tokens,
-    keep_ratio_counts,
-    solve_keep_ratio,
+from llava.sparse.budget import equivalent_tokens, keep_ratio_counts, solve_keep_ratio
+from llava.sparse.fastv import FastV, FastVConfig
+from llava.sparse.pdrop import pdrop_counts, solve_lambda
+from llava.sparse.pdrop_after import PDropAfter, PDropAfterConfig
+from llava.sparse.random import RandomConfig, RandomPruning
+from llava.sparse.sparsevlm import (
+    BUDGET_LAYERS,
+    V2_BUDGETS,
+    V15_BUDGETS,
     solve_sparsevlm_budgets,
     sparsevlm_counts,
 )
-from llava.sparse.fastv import FastV, FastVConfig
-from llava.sparse.pdrop import PDrop, PDropConfig
-from llava.sparse.random import RandomConfig, RandomPruning
-from llava.sparse.sparsevlm import BUDGET_LAYERS, V2_BUDGETS, V15_BUDGETS
 
 FASTV = (1,)  # after layer K-1, K = 2; random and grid use the same schedule by default
 PDROP = (8, 16, 24)
@@ -39,8 +40,19 @@ def test_fastv_random_grid_hit_the_target(target):
 
 @pytest.mark.parametrize("target", [192, 250, 300, 150])
 def test_pdrop_hits_the_target_with_its_own_stages(target):
-    lam = solve_keep_ratio(target, PDROP)
+    lam = solve_keep_ratio(target, PDROP)  # the after-layer variant
     assert abs(realised(lam, PDROP) - target) <= 1
+    lam = solve_lambda(target, PDROP, 32, 576)  # as published: int(576 * lambda^s) per stage
+    assert abs(equivalent_tokens(pdrop_counts(lam, PDROP, 32, 576)) - target) <= 1
+
+
+def test_published_pdrop_counts():
+    """lambda 0.5: 288 / 144 / 72 from layers 8 / 16 / 24 on (dropped before those layers
+    run, so both conventions agree): 270 equivalent tokens; lambda 0.3: int(576 * 0.3^s)."""
+    entering, leaving = pdrop_counts(0.5, PDROP, 32, 576)
+    assert entering == leaving == [576] * 8 + [288] * 8 + [144] * 8 + [72] * 8
+    assert equivalent_tokens((entering, leaving)) == 270.0
+    assert sorted(set(pdrop_counts(0.3, PDROP, 32, 576)[0])) == [15, 51, 172, 576]
 
 
 @pytest.mark.parametrize("target", [128, 64, 100, 40])
@@ -109,7 +121,7 @@ def test_sparsevlm_solver_errors():
     "make",
     [
         lambda r: FastV(FastVConfig(ratio=r)),
-        lambda r: PDrop(PDropConfig(lam=r)),
+        lambda r: PDropAfter(PDropAfterConfig(lam=r)),
         lambda r: RandomPruning(RandomConfig(ratio=r)),
     ],
 )

@@ -15,7 +15,7 @@ from llava.eval.runner import build_prompt
 from llava.mm_utils import tokenizer_image_token
 from llava.model.config import LlavaConfig, llama_config_from_dict
 from llava.model.llava import LlavaLlamaForCausalLM
-from llava.sparse.base import VISUAL, TokenState
+from llava.sparse.base import VISUAL, PruningRun, TokenState
 
 QUESTION = "is there a dog in the image ?\nanswer the question using a single word or phrase ."
 # As many tokens as QUESTION, so that both prompts fit one batch.
@@ -66,11 +66,11 @@ def llava_from_llama(hf: LlamaForCausalLM) -> LlavaLlamaForCausalLM:
     return model
 
 
-class _DropVisualRun:
+class _DropVisualRun(PruningRun):
     def __init__(self, layer: int, keep_every: int, renumber: bool) -> None:
+        super().__init__()
         self.layer, self.keep_every = layer, keep_every
         self.renumbers_positions = renumber
-        self.records: list = []
 
     def after_layer(self, layer_idx: int, state: TokenState, probe) -> TokenState:
         if layer_idx != self.layer:
@@ -87,6 +87,7 @@ class DropVisual:
     full forward over prompt + generated tokens is the reference for cached decoding."""
 
     name = "drop-visual"
+    vision_request = None
 
     def __init__(self, layer: int, keep_every: int = 3, renumber: bool = True) -> None:
         self.layer, self.keep_every, self.renumber = layer, keep_every, renumber

@@ -55,7 +55,7 @@ def test_cached_decoding_equals_full_recomputation(tiny_model, tiny_tokenizer, p
     # GQA: the cache holds 2 KV heads (the model has 4 query heads)
     prompt_len = ids.shape[1] - 1 + 16
     assert cache[0].keys.shape == (1, 2, prompt_len + 10, 16)  # 10 decoded tokens appended
-    assert out.prompt_tokens == prompt_len
+    assert out.prompt_tokens == [prompt_len]
     assert out.kv_cache_bytes == 4 * 2 * prompt_len * 2 * 16 * 4  # layers, k+v, n, heads, hd, fp32
 
 

@@ -78,7 +78,7 @@ def test_dense_run_matches_reference(oracle_dir, oracle_model, oracle_pixels, ca
 
     max_new = ref["args"]["max_new_tokens"]
     out = generate(model, ids[None], oracle_pixels, None, GenerationOptions(max_new_tokens=max_new))
-    assert out.prompt_tokens == ref["prefill_seq_len"]
+    assert out.prompt_tokens == [ref["prefill_seq_len"]]
     assert out.tokens[0].tolist() == ref["generated_token_ids"][1:]
     assert len(ref["generated_token_ids"][1:]) == 16
 

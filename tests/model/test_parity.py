@@ -61,7 +61,7 @@ def test_decoder_equals_transformers_llama(rope_theta: float) -> None:
     ids = torch.randint(3, 96, (2, 150), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = hf(input_ids=ids).logits
-        logits, state, stats = ours(ids)
+        logits, state, (stats, _) = ours(ids)
     assert logits.shape == expected.shape == (2, 150, 96)
     assert (logits - expected).abs().max().item() <= TOL
     assert stats.tokens_in == [150, 150, 150]
@@ -90,7 +90,7 @@ def _compare_with_llava_hf(hf_model, model, processor, tokenizer, num_visual: in
     hf_ids = to_hf_ids(ids, num_visual, HF_IMAGE_TOKEN)
     with torch.no_grad():
         expected = hf_model(input_ids=hf_ids, pixel_values=pixels).logits
-        logits, state, stats = model(ids, pixels)
+        logits, state, (stats, _) = model(ids, pixels)
     assert logits.shape == expected.shape == (2, ids.shape[1] - 1 + num_visual, 128)
     assert (logits - expected).abs().max().item() <= TOL
     assert stats.visual_in[0] == num_visual

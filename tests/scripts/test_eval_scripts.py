@@ -295,7 +295,8 @@ def test_defaults_are_llava_commands_with_the_seed_presets(fake, script):
     assert (ns.question_file, ns.image_folder) == (f"{root}/{questions}", f"{root}/{images}")
     assert ns.answers_file == f"{root}/{answers}/{ckpt}.jsonl"
     assert (ns.temperature, ns.conv_mode, ns.num_chunks, ns.chunk_idx) == (0, "vicuna_v1", 1, 0)
-    assert (ns.sparse, ns.sparse_version, ns.scale, ns.bias) == (True, "v1", scale, bias)
+    # No --sparse-version: v1, the seed's (a token budget would ask for v1.5).
+    assert (ns.sparse, ns.sparse_version, ns.scale, ns.bias) == (True, None, scale, bias)
     assert (ns.retained_tokens, ns.pruning_layers, ns.device) == (None, None, None)
     (score,) = scorer
     if script == "pope.sh":
@@ -314,9 +315,9 @@ def test_defaults_are_llava_commands_with_the_seed_presets(fake, script):
 @pytest.mark.parametrize(
     ("env", "args", "name", "pruning"),
     [
-        ({"SCALE": "4", "BIAS": "2"}, [], "-sparse-s4-b2", ("v1", 4.0, 2.0, None)),
-        ({"BIAS": "1"}, ["--scale", "5"], "-sparse-s5-b1", ("v1", 5.0, 1.0, None)),
-        ({}, ["--scale=5", "--sparse"], "-sparse-s5-b6", ("v1", 5.0, 6.0, None)),
+        ({"SCALE": "4", "BIAS": "2"}, [], "-sparse-s4-b2", (None, 4.0, 2.0, None)),
+        ({"BIAS": "1"}, ["--scale", "5"], "-sparse-s5-b1", (None, 5.0, 1.0, None)),
+        ({}, ["--scale=5", "--sparse"], "-sparse-s5-b6", (None, 5.0, 6.0, None)),
         ({}, ["--sparse-version", "v1.5", "--retained-tokens", "128"], "-sparse-v1.5-r128",
          ("v1.5", None, None, 128)),
         ({}, ["--sparse-version=v2"], "-sparse-v2-r192", ("v2", None, None, None)),

@@ -39,9 +39,10 @@ def small_mha_model(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def contract_model(tmp_path_factory):
-    """8 layers (GQA), 24 x 24 = 576 visual tokens: enough for every v1.5 / v2 budget preset."""
+    """32 layers like LLaVA-1.5-7B (GQA), 24 x 24 = 576 visual tokens: every method runs with its
+    published layers and the papers' budgets."""
     folder = tmp_path_factory.mktemp("contract") / "llava-contract"
-    return load_tiny(folder, layers=8, grid=24, seed=1)
+    return load_tiny(folder, layers=32, grid=24, hidden=32, heads=2, kv_heads=1, seed=1)
 
 
 @pytest.fixture(scope="session")

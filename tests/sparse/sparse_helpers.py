@@ -5,14 +5,14 @@ Kept out of conftest.py so that test modules can import the classes by name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from pruning_helpers import FunctionProbe, LayerView, Spy, SpyRun, clone_state  # noqa: F401
 
 from llava.constants import IMAGE_TOKEN_INDEX
 from llava.model.builder import load_pretrained_model
-from llava.sparse.base import SYSTEM, TEXT, VISUAL, AttentionProbe, TokenState
+from llava.sparse.base import SYSTEM, TEXT, VISUAL, AttentionProbe, PruningRun, TokenState
 from llava.sparse.sparsevlm import SparseVLMRun
 
 # Token ids of the tiny test tokenizer's vocabulary (tests/tiny_models.py; < VOCAB - 1).
@@ -44,15 +44,6 @@ def pixels(model, seed: int = 0) -> torch.Tensor:
     return torch.randn(1, 3, side, side, generator=generator)
 
 
-def clone_state(state: TokenState) -> TokenState:
-    return TokenState(
-        state.hidden.detach().clone(),
-        state.positions.clone(),
-        state.roles.clone(),
-        state.origin.clone(),
-    )
-
-
 def concat_states(first: TokenState, second: TokenState) -> TokenState:
     return TokenState(
         torch.cat((first.hidden, second.hidden), dim=1),
@@ -62,77 +53,39 @@ def concat_states(first: TokenState, second: TokenState) -> TokenState:
     )
 
 
-@dataclass
-class LayerView:
-    """What one layer ran on (`before`) and what the method left for the next one (`after`)."""
-
-    layer: int
-    before: TokenState
-    after: TokenState
-    probe: AttentionProbe
-
-
-@dataclass
-class SpyRun:
-    inner: object
-    views: list[LayerView] = field(default_factory=list)
-
-    @property
-    def renumbers_positions(self) -> bool:
-        return self.inner.renumbers_positions
-
-    @property
-    def records(self) -> list:
-        return self.inner.records
-
-    def after_layer(self, layer_idx: int, state: TokenState, probe: AttentionProbe) -> TokenState:
-        result = self.inner.after_layer(layer_idx, state, probe)
-        self.views.append(LayerView(layer_idx, clone_state(state), clone_state(result), probe))
-        return result
-
-
-class Spy:
-    """Wraps a pruner and records, per layer, the state each layer ran with and the state the
-    method returned (the loop renumbers positions afterwards for v1 / v1.5)."""
-
-    def __init__(self, inner) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.runs: list[SpyRun] = []
-
-    def describe(self) -> dict:
-        return self.inner.describe()
-
-    def start(self, state: TokenState, num_layers: int) -> SpyRun:
-        run = SpyRun(self.inner.start(state, num_layers))
-        self.runs.append(run)
-        return run
-
-
-class PromptOnlyRun:
+class PromptOnlyRun(PruningRun):
     """Applies the inner method to the first part of the sequence (the prompt) only; the last
     `tail` tokens (a continuation appended as text) are carried along untouched after it."""
 
     def __init__(self, inner, tail: int) -> None:
         self.inner = inner
         self.tail = tail
+        self.renumbers_positions = inner.renumbers_positions
+        self.records = inner.records
 
-    @property
-    def renumbers_positions(self) -> bool:
-        return self.inner.renumbers_positions
+    def before_llm(self, state, vision):
+        return self.inner.before_llm(state, vision)  # the continuation is text: left alone
 
-    @property
-    def records(self) -> list:
-        return self.inner.records
+    def before_layer(self, layer_idx: int, state: TokenState, probe: AttentionProbe) -> TokenState:
+        return self._on_prompt(self.inner.before_layer, layer_idx, state, probe)
 
     def after_layer(self, layer_idx: int, state: TokenState, probe: AttentionProbe) -> TokenState:
+        return self._on_prompt(self.inner.after_layer, layer_idx, state, probe)
+
+    def _on_prompt(self, hook, layer_idx: int, state: TokenState, probe) -> TokenState:
         n = state.num_tokens - self.tail
         prompt = state.select(torch.arange(n))
         rest = state.select(torch.arange(n, state.num_tokens))
         # Prompt rows never attend to the continuation (causal), so cutting its columns off
         # gives exactly the attention rows of a prompt-only pass.
-        prompt_probe = AttentionProbe(lambda rows: probe.rows(rows)[..., :n])
-        result = self.inner.after_layer(layer_idx, prompt, prompt_probe)
+        prompt_probe = FunctionProbe(
+            lambda rows: probe.rows(rows)[..., :n],
+            probe.positions[:, :n],
+            probe.inv_freq,
+            keys=probe.keys()[:, :, :n],
+            output_norm=probe.output_norm,
+        )
+        result = hook(layer_idx, prompt, prompt_probe)
         if result is prompt:
             return state
         return concat_states(result, rest)
@@ -142,6 +95,7 @@ class PromptOnly:
     def __init__(self, inner, tail: int) -> None:
         self.inner = inner
         self.tail = tail
+        self.vision_request = inner.vision_request
         self.name = f"prompt-only({inner.name})"
 
     def describe(self) -> dict:
@@ -163,18 +117,14 @@ def hand_state(system: torch.Tensor, visual: torch.Tensor, text: torch.Tensor) -
     return TokenState(hidden, positions, roles, positions.clone())
 
 
-class MatrixProbe(AttentionProbe):
+class MatrixProbe(FunctionProbe):
     """A probe answering rows of a fixed (H, N, N) or (N, N) "attention" matrix, and keeping the
     rows it was asked for."""
 
-    def __init__(self, matrix: torch.Tensor) -> None:
+    def __init__(self, matrix: torch.Tensor, inv_freq: torch.Tensor | None = None) -> None:
         self.matrix = matrix if matrix.dim() == 3 else matrix[None]
-        self.asked: list[list[int]] = []
-        super().__init__(self._rows)
-
-    def _rows(self, rows: torch.Tensor) -> torch.Tensor:
-        self.asked.append(rows.tolist())
-        return self.matrix[:, rows][None].float()
+        positions = torch.arange(self.matrix.shape[-1])[None]
+        super().__init__(lambda rows: self.matrix[:, rows][None].float(), positions, inv_freq)
 
 
 def new_run(pruner, state: TokenState, num_layers: int = 32) -> SparseVLMRun:

@@ -13,7 +13,7 @@ from sparse_helpers import load_tiny, pixels, prompt_ids
 
 from llava.generate import prefill
 from llava.model.config import LlamaConfig
-from llava.model.llama import PrefillStats
+from llava.sparse.base import PrefillStats
 from llava.sparse.budget import account, layer_flops, prefill_flops
 from llava.sparse.sparsevlm import SparseVLM, sparsevlm_v15
 
@@ -57,7 +57,7 @@ def simulated_counts(budgets, num_layers: int = 32) -> tuple[list[int], list[int
 
 def hand_stats(retained: int) -> PrefillStats:
     entering, leaving = simulated_counts(sparsevlm_v15(retained).budgets)
-    return PrefillStats([NON_VISUAL + v for v in entering], entering, leaving, [])
+    return PrefillStats([NON_VISUAL + v for v in entering], entering, leaving, [], 576, 668)
 
 
 @pytest.mark.parametrize("retained", [192, 128, 64])
@@ -84,7 +84,7 @@ def test_dense_llava_7b_flops():
     total = prefill_flops([668] * 32, LLAVA_7B)
     assert total == 32 * per_layer
     assert f"{total / 1e12:.2f}" == "4.44"
-    dense = account(PrefillStats([668] * 32, [576] * 32, [576] * 32, []), LLAVA_7B)
+    dense = account(PrefillStats([668] * 32, [576] * 32, [576] * 32, [], 576, 668), LLAVA_7B)
     assert dense.prefill_flops == dense.dense_prefill_flops == total
     assert dense.equivalent_tokens_output == dense.equivalent_tokens_input == 576
 
@@ -98,7 +98,7 @@ def test_layer_flops_small_numbers():
 def test_the_two_conventions_differ_only_at_pruning_layers():
     """Output counts a pruning layer after pruning, input before: with one prune at layer 0
     of a 2-layer model from 10 to 4 visual tokens, output = (4 + 4) / 2, input = (10 + 4) / 2."""
-    stats = PrefillStats([15, 9], [10, 4], [4, 4], [])
+    stats = PrefillStats([15, 9], [10, 4], [4, 4], [], 10, 15)
     config = LlamaConfig(100, 8, 16, 2, 2, 2)
     accounting = account(stats, config)
     assert (accounting.equivalent_tokens_output, accounting.equivalent_tokens_input) == (4, 7)
@@ -116,7 +116,7 @@ def llava32(tmp_path_factory):
 def test_real_run_reports_the_worked_counts(retained, llava32):
     """The decoder loop with SparseVLM v1.5 on a 32-layer model reports the hand counts."""
     ids = prompt_ids()
-    _, cache, stats = prefill(llava32, ids, pixels(llava32), SparseVLM(sparsevlm_v15(retained)))
+    _, cache, (stats,) = prefill(llava32, ids, pixels(llava32), SparseVLM(sparsevlm_v15(retained)))
     expected = hand_stats(retained)
     non_visual = ids.shape[1] - 1
     assert stats.visual_in == expected.visual_in

@@ -83,7 +83,7 @@ def run_with_hooks(model, pruner, use_cache: bool):
             model(ids, images, spy)
     finally:
         hooks.remove()
-    return spy.runs[0].views, hooks
+    return spy.runs[0].after_views(), hooks
 
 
 def check_rows(model, views, hooks, layers) -> int:
@@ -131,7 +131,7 @@ def test_probe_after_prune_with_kept_positions(use_cache, small_gqa_model):
     model = small_gqa_model
     config = sparsevlm_v2(layers=(0, 1), budgets=(8, 4))
     views, hooks = run_with_hooks(
-        model, SparseVLM(config, inv_freq=model.model.rotary.inv_freq), use_cache
+        model, SparseVLM(config), use_cache
     )
     later = [view for view in views if view.layer >= 1]
     for view in later:

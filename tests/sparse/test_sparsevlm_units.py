@@ -29,6 +29,10 @@ DIM = 8
 NUM_SYSTEM = 2
 
 
+# Near-zero RoPE frequencies: v2's distance term is ~sqrt(head_dim) for every pair.
+NEAR_ZERO_FREQ = torch.full((DIM // 2,), 1e-9)
+
+
 def basis(i: int, dim: int = DIM) -> torch.Tensor:
     return torch.eye(dim)[i]
 
@@ -111,7 +115,7 @@ def layer_probe(state, rater_seq: torch.Tensor, rows: torch.Tensor) -> MatrixPro
     block = torch.zeros(n, n)
     block[rater_seq[:, None], state.visual_index()[None, :]] = rows
     matrix[rater_seq[:, None], state.visual_index()[None, :]] = 0
-    return MatrixProbe(torch.stack([matrix + 1.5 * block, matrix + 0.5 * block]))
+    return MatrixProbe(torch.stack([matrix + 1.5 * block, matrix + 0.5 * block]), NEAR_ZERO_FREQ)
 
 
 def layer_hidden(state, seed: int = 3):
@@ -252,8 +256,7 @@ def test_recycling_counts_with_budgets(k, num_pruned, n1, clusters):
             pruner = SparseVLM(sparsevlm_v15(layers=(0,), budgets=(k,)))
         else:
             config = sparsevlm_v2(layers=(0,), budgets=(k,), head_fraction=1.0)
-            # Near-zero RoPE frequencies: the distance term is ~sqrt(8) everywhere.
-            pruner = SparseVLM(config, inv_freq=torch.full((DIM // 2,), 1e-9))
+            pruner = SparseVLM(config)
         run = new_run(pruner, start)
         state = layer_hidden(start)
         rater_seq = state.text_index()[torch.tensor([0, 3])]
@@ -289,7 +292,7 @@ def test_v2_averages_only_the_top_heads():
     Heads 1 and 3 (mass 10x) prefer visual tokens 0-2; heads 0 and 2 prefer tokens 3-5."""
     start = rater_state(6, 4, [1])
     config = sparsevlm_v2(layers=(0,), budgets=(3,), head_fraction=0.5)
-    run = new_run(SparseVLM(config, inv_freq=torch.full((DIM // 2,), 1e-9)), start)
+    run = new_run(SparseVLM(config), start)
     n = start.num_tokens
     rater = int(start.text_index()[1])
     matrix = torch.zeros(4, n, n)
@@ -298,7 +301,7 @@ def test_v2_averages_only_the_top_heads():
     strong = torch.tensor([0.9, 0.8, 0.7, 0.1, 0.1, 0.1])
     for head, row in enumerate([weak, strong, weak, strong]):
         matrix[head, rater, vis] = row
-    run.after_layer(0, start, MatrixProbe(matrix))
+    run.after_layer(0, start, MatrixProbe(matrix, NEAR_ZERO_FREQ))
     assert run.records[0].kept == [0, 1, 2]
     # Near-zero frequencies: w(i, j) ~ w(i, i) = sqrt(head_dim) for every pair.
     torch.testing.assert_close(run.records[0].scores, strong / DIM**0.5)
@@ -312,9 +315,11 @@ def test_v2_divides_by_the_rope_term_at_the_positions_the_layer_ran_with():
     state = replace(start, positions=start.positions * 3 + 5)  # gaps, as after a v2 prune
     inv_freq = torch.tensor([1.0, 0.1, 0.01, 0.001])
     config = sparsevlm_v2(layers=(0,), budgets=(4,), head_fraction=1.0)
-    run = new_run(SparseVLM(config, inv_freq=inv_freq), start)
+    run = new_run(SparseVLM(config), start)
     n = state.num_tokens
-    run.after_layer(0, state, MatrixProbe(torch.ones(n, n)))
+    probe = MatrixProbe(torch.ones(n, n), inv_freq)
+    probe.positions = state.positions
+    run.after_layer(0, state, probe)
     positions = state.positions[0].tolist()
     raters = [positions[i] for i in state.text_index()[[1, 3]].tolist()]
     expected = []
