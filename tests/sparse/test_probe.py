@@ -130,9 +130,7 @@ def test_probe_after_prune_with_kept_positions(use_cache, small_gqa_model):
     with gaps in their positions, and the probe must use exactly those positions."""
     model = small_gqa_model
     config = sparsevlm_v2(layers=(0, 1), budgets=(8, 4))
-    views, hooks = run_with_hooks(
-        model, SparseVLM(config), use_cache
-    )
+    views, hooks = run_with_hooks(model, SparseVLM(config), use_cache)
     later = [view for view in views if view.layer >= 1]
     for view in later:
         positions = view.before.positions[0]
