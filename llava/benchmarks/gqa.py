@@ -5,7 +5,8 @@ scripts/convert_gqa_for_eval.py): prediction = text with trailing "." removed, l
 a JSON array of {"questionId", "prediction"}, nothing else normalised.
 
 Scoring (GQA's eval.py with LLaVA's edits: questions from {tier}_questions.json, no scene graphs
-or choices, no consistency; copy read at xyang583/ARDS playground/data/eval/gqa/data/eval/eval.py;
+or choices, no consistency; copy read at xyang583/ARDS 4a970313dde40b75fbe5aca8507ab2d413469943,
+playground/data/eval/gqa/data/eval/eval.py;
 docs/benchmarks-suite.md section 3.5), over the questions with isBalanced:
 - correct iff prediction == answer, exact and case-sensitive;
 - Accuracy over all; Binary over types.structural != "query", Open over "query";
