@@ -137,3 +137,15 @@ def test_converter_on_the_released_13b_answers(shared_suite, tmp_path, repo_root
     assert all(isinstance(p["questionId"], str) for p in predictions)
     texts = [json.loads(line)["text"] for line in answers.read_text().splitlines()]
     assert sum(" " in p["prediction"] for p in predictions) == sum(" " in t for t in texts) == 384
+
+
+def test_converter_cli_error_has_no_traceback(tmp_path, repo_root) -> None:
+    (tmp_path / "merge.jsonl").write_text('{"question_id": "1", "text": 3}\n')
+    completed = subprocess.run(
+        [sys.executable, str(repo_root / "scripts" / "convert_gqa_for_eval.py"),
+         "--src", str(tmp_path / "merge.jsonl"), "--dst", str(tmp_path / "p.json")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("convert_gqa_for_eval: error: ")
+    assert "answer #1 has a int 'text'" in completed.stderr

@@ -202,3 +202,44 @@ def test_predictions_are_read_back_as_the_xlsx_gives_them() -> None:
     assert [as_read_back(t) for t in ("None", "", "NA", "none", "B")] == [
         "nan", "nan", "nan", "none", "B"
     ]  # fmt: skip
+
+
+def test_eval_cli_prints_the_circular_score(tmp_path, write_jsonl, capsys) -> None:
+    from llava.eval import eval_mmbench
+
+    rows = [
+        {"index": 1, "question": "Q", "A": "x", "B": "y", "answer": "A", "category": "c1",
+         "l2-category": "coarse_perception", "split": "dev"},
+        {"index": 1000001, "question": "Q", "A": "y", "B": "x", "answer": "B", "category": "c1",
+         "l2-category": "coarse_perception", "split": "dev"},
+        {"index": 2, "question": "Q", "A": "x", "B": "y", "answer": "B", "category": "c2",
+         "l2-category": "coarse_perception", "split": "dev"},
+    ]  # fmt: skip
+    write_tsv(tmp_path / "q.tsv", rows)
+    write_jsonl(tmp_path / "a.jsonl", [{"question_id": r["index"], "text": "A"} for r in rows])
+    args = [
+        "--annotation-file",
+        str(tmp_path / "q.tsv"),
+        "--result-file",
+        str(tmp_path / "a.jsonl"),
+    ]
+    assert eval_mmbench.main(args) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith(
+        "Questions: 2, Correct in every rotation: 0, CircularEval accuracy: 0.00%\n  dev: 0.00%\n"
+    )
+    assert "all 3 answers are the same ('A')" in out.err
+    write_jsonl(tmp_path / "a.jsonl", [{"question_id": 1, "text": "A"}])
+    assert eval_mmbench.main(args) == 1
+    assert "eval_mmbench: error: " in capsys.readouterr().err
+
+
+def test_converter_cli_error_has_no_traceback(tmp_path, repo_root) -> None:
+    completed = subprocess.run(
+        [sys.executable, str(repo_root / "scripts" / "convert_mmbench_for_submission.py"),
+         "--annotation-file", str(tmp_path / "missing.tsv"), "--result-dir", str(tmp_path),
+         "--upload-dir", str(tmp_path), "--experiment", "x"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("convert_mmbench_for_submission: error: MMBench TSV not")
