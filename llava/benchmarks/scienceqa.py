@@ -198,7 +198,8 @@ def load_split(base_dir: str | Path, split: str) -> tuple[dict, list[str]]:
                 f"{base_dir / 'problems.json'}: pid {pid!r} of split {split!r} is missing or "
                 "lacks 'choices' and 'answer'"
             )
-        if not 0 <= problem["answer"] < len(OPTION_LETTERS):
+        answer = problem["answer"]
+        if not isinstance(answer, int) or not 0 <= answer < len(OPTION_LETTERS):
             raise ValueError(
                 f"{base_dir / 'problems.json'}: pid {pid!r} has answer index "
                 f"{problem['answer']!r}; expected 0-4"
