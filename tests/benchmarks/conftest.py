@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -11,6 +12,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Real LLaVA data, outside the repo (absent from a user's clone): tests using it skip.
 SHARED_LLAVA = REPO_ROOT.parent / "shared" / "benchmarks" / "llava"
+# Real files of the rest of LLaVA-1.5's suite (question files, released answers, uploads).
+SHARED_SUITE = REPO_ROOT.parent / "shared" / "benchmarks" / "llava-suite"
+SUITE_FIXTURES = REPO_ROOT / "tests" / "data" / "suite"
 
 
 @pytest.fixture
@@ -33,3 +37,21 @@ def shared_llava() -> Path:
     if not SHARED_LLAVA.is_dir():
         pytest.skip(f"real LLaVA benchmark files not found at {SHARED_LLAVA} (only on dev hosts)")
     return SHARED_LLAVA
+
+
+@pytest.fixture
+def shared_suite() -> Path:
+    if not SHARED_SUITE.is_dir():
+        pytest.skip(f"real LLaVA suite files not found at {SHARED_SUITE} (only on dev hosts)")
+    return SHARED_SUITE
+
+
+@pytest.fixture
+def official_cases() -> Callable[[str], list[dict]]:
+    """The cases of a tests/data/suite/<name>_official.json.gz fixture (see its README)."""
+
+    def load(name: str) -> list[dict]:
+        with gzip.open(SUITE_FIXTURES / f"{name}_official.json.gz", "rt", encoding="utf-8") as f:
+            return json.load(f)["cases"]
+
+    return load
