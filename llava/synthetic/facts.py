@@ -26,8 +26,9 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from llava.synthetic.scenes import KINDS, Scene
+from llava.synthetic.scenes import KINDS, Scene, sample_scene
 from llava.synthetic.vocab import COLOR_NAMES, NUMBER_WORDS, SHAPES, WORDS
 
 TOPICS: tuple[str, ...] = (
@@ -36,12 +37,18 @@ TOPICS: tuple[str, ...] = (
 )  # fmt: skip
 RELATIONS: tuple[str, ...] = ("left", "right", "above", "below")
 OPPOSITE: dict[str, str] = {"left": "right", "right": "left", "above": "below", "below": "above"}
+RELATION_PHRASES: dict[str, str] = {
+    "left": "to the left of", "right": "to the right of", "above": "above", "below": "below",
+}  # fmt: skip
 QUADRANTS: tuple[str, ...] = ("top left", "top right", "bottom left", "bottom right")
 MAX_COUNT = len(NUMBER_WORDS) - 1  # counts are asked up to "seven"
 SIDE_MARGIN = (
     0.12  # an object's centre this share of the width (height) off the middle is "on a side"
 )
 NEAREST_RATIO = 1.5  # the nearest object must be this much closer than the second nearest
+
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,18 @@ def absent_kinds(scene: Scene) -> list[str]:
     """Names of the (colour, shape) kinds no plain object has, in canonical order."""
     present = set(scene.kinds())
     return [f"{c} {s}" for c, s in KINDS if (c, s) not in present]
+
+
+def sample_fitting(
+    rng: random.Random, build: Callable[[Scene, random.Random], T | None], **scene_args: Any
+) -> tuple[Scene, T]:
+    """A scene (`sample_scene(rng, **scene_args)`) and what `build` makes of it, resampling
+    scenes from the same stream until `build` makes something."""
+    while True:
+        scene = sample_scene(rng, **scene_args)
+        built = build(scene, rng)
+        if built is not None:
+            return scene, built
 
 
 def sample_fact(scene: Scene, rng: random.Random, topic: str) -> Fact | None:

@@ -17,7 +17,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from llava.synthetic.facts import name, plain, relations, sample_fact
+from llava.synthetic.facts import (
+    RELATION_PHRASES,
+    name,
+    plain,
+    relations,
+    sample_fact,
+    sample_fitting,
+)
 from llava.synthetic.files import (
     SCENES_FILE,
     progress_bar,
@@ -26,7 +33,7 @@ from llava.synthetic.files import (
     scene_row,
     write_jsonl,
 )
-from llava.synthetic.scenes import Scene, sample_scene
+from llava.synthetic.scenes import Scene
 from llava.synthetic.seeding import TEST, make_rng
 from llava.synthetic.vocab import NUMBER_WORDS, PLURALS
 
@@ -39,8 +46,6 @@ DETAIL_QUESTIONS = (
     "What do you see in this image? Describe it in detail.",
     "Can you describe the main features of this image for me?",
 )
-RELATION_PHRASES = {"left": "to the left of", "right": "to the right of", "above": "above",
-                    "below": "below"}  # fmt: skip
 QA = tuple[str, str, tuple[int, ...]]  # question, reference answer, objects
 
 
@@ -89,11 +94,17 @@ def conv_question(scene: Scene, rng: random.Random) -> QA | None:
         return question, f"The {obj.shape} in the image is {fact.answer}.", fact.objects
     if topic == "word":
         question = f"What is written on the {obj.color} box?"
-        return question, f'The {obj.color} box has the word "{fact.answer}" written on it.', (
-            fact.objects)  # fmt: skip
+        return (
+            question,
+            f'The {obj.color} box has the word "{fact.answer}" written on it.',
+            (fact.objects),
+        )
     n = int(fact.answer)
-    answer = (f"There is one {obj.shape} in the image." if n == 1
-              else f"There are {NUMBER_WORDS[n]} {PLURALS[obj.shape]} in the image.")  # fmt: skip
+    answer = (
+        f"There is one {obj.shape} in the image."
+        if n == 1
+        else f"There are {NUMBER_WORDS[n]} {PLURALS[obj.shape]} in the image."
+    )
     return f"How many {PLURALS[obj.shape]} are there in the image?", answer, fact.objects
 
 
@@ -117,9 +128,11 @@ def complex_question(scene: Scene, rng: random.Random) -> QA | None:
         colors = sorted({scene.objects[i].color for i in shapes})
         k = len(colors)
         question = "If you sorted the shapes in this image by color, how many groups would you get?"
-        answer = (f"The shapes come in {NUMBER_WORDS[k]} color{'s' if k > 1 else ''} "
-                  f"({listing(colors)}), so sorting them by color would give {NUMBER_WORDS[k]} "
-                  f"group{'s' if k > 1 else ''}.")  # fmt: skip
+        answer = (
+            f"The shapes come in {NUMBER_WORDS[k]} color{'s' if k > 1 else ''} "
+            f"({listing(colors)}), so sorting them by color would give {NUMBER_WORDS[k]} "
+            f"group{'s' if k > 1 else ''}."
+        )
         return question, answer, tuple(shapes)
     if kind == "nearest":
         fact = sample_fact(scene, rng, "nearest")
@@ -139,6 +152,11 @@ def complex_question(scene: Scene, rng: random.Random) -> QA | None:
         answer = f"The {shape} appears most often: there are {NUMBER_WORDS[n]} {PLURALS[shape]}."
         return question, answer, scene.indices(shape=shape)
     return None
+
+
+def _conv_and_complex(scene: Scene, rng: random.Random) -> tuple[QA, QA] | None:
+    conv, complex_ = conv_question(scene, rng), complex_question(scene, rng)
+    return None if conv is None or complex_ is None else (conv, complex_)
 
 
 def answer_id(rng: random.Random) -> str:
@@ -163,12 +181,13 @@ def write_llavabench(
     questions, contexts, references, scene_rows = [], [], [], []
     for i in progress_bar(range(images), progress, "llava-bench images", images):
         rng = make_rng(seed, split, f"llavabench/{i}")
-        while True:
-            scene = sample_scene(rng, num_objects=(3, 6), num_words=(0, 2),
-                                 nonsquare_prob=nonsquare_prob)  # fmt: skip
-            conv, complex_ = conv_question(scene, rng), complex_question(scene, rng)
-            if conv is not None and complex_ is not None:
-                break
+        scene, (conv, complex_) = sample_fitting(
+            rng,
+            _conv_and_complex,
+            num_objects=(3, 6),
+            num_words=(0, 2),
+            nonsquare_prob=nonsquare_prob,
+        )
         stem = f"{i + 1:03d}"
         image = f"{stem}.png"
         save_png(scene, folder / "images" / image)
@@ -178,14 +197,22 @@ def write_llavabench(
             CATEGORIES, (conv, detail_question(scene, rng), complex_), strict=True
         ):
             question_id = len(questions)
-            questions.append({"image": image, "text": question, "category": category,
-                              "question_id": question_id})  # fmt: skip
-            references.append({
-                "question_id": question_id, "prompt": question, "text": answer,
-                "answer_id": answer_id(rng), "model_id": REFERENCE_MODEL, "metadata": {},
-            })  # fmt: skip
-            asked.append(question_row(question, answer, objects, question_id=question_id,
-                                      category=category))  # fmt: skip
+            questions.append(
+                {"image": image, "text": question, "category": category, "question_id": question_id}
+            )
+            references.append(
+                {
+                    "question_id": question_id,
+                    "prompt": question,
+                    "text": answer,
+                    "answer_id": answer_id(rng),
+                    "model_id": REFERENCE_MODEL,
+                    "metadata": {},
+                }
+            )
+            asked.append(
+                question_row(question, answer, objects, question_id=question_id, category=category)
+            )
         scene_rows.append(scene_row(image, scene, asked))
     write_jsonl(folder / "questions.jsonl", questions)
     write_jsonl(folder / "context.jsonl", contexts)

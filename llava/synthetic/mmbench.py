@@ -21,10 +21,17 @@ from __future__ import annotations
 
 import csv
 import random
+from functools import partial
 from pathlib import Path
 
 from llava.synthetic.choices import LETTERS, MultipleChoice, multiple_choice
-from llava.synthetic.facts import name, only_of_shape, sample_fact
+from llava.synthetic.facts import (
+    RELATION_PHRASES,
+    name,
+    only_of_shape,
+    sample_fact,
+    sample_fitting,
+)
 from llava.synthetic.files import (
     SCENES_FILE,
     png_base64,
@@ -33,15 +40,29 @@ from llava.synthetic.files import (
     scene_row,
     write_jsonl,
 )
-from llava.synthetic.scenes import Scene, sample_scene
+from llava.synthetic.scenes import Scene
 from llava.synthetic.seeding import TEST, make_rng
 
 FILES = {
     "en": "mmbench/mmbench_dev_20230712.tsv",
     "cn": "mmbench_cn/mmbench_dev_cn_20231003.tsv",
 }
-COLUMNS = ("index", "question", "hint", "A", "B", "C", "D", "answer", "category", "image",
-           "source", "l2-category", "comment", "split")  # fmt: skip
+COLUMNS = (
+    "index",
+    "question",
+    "hint",
+    "A",
+    "B",
+    "C",
+    "D",
+    "answer",
+    "category",
+    "image",
+    "source",
+    "l2-category",
+    "comment",
+    "split",
+)
 COPY_OFFSET = 1_000_000  # circular copy k of question i has index i + k * COPY_OFFSET
 # category -> l2-category, in the style of MMBench's ability hierarchy.
 CATEGORIES: dict[str, str] = {
@@ -68,8 +89,6 @@ CN = {
     "left side": "左侧", "right side": "右侧", "Yes": "是", "No": "否",
     "left": "左边", "right": "右边", "above": "上方", "below": "下方",
 }  # fmt: skip
-RELATION_PHRASES = {"left": "on the left of", "right": "on the right of", "above": "above",
-                    "below": "below"}  # fmt: skip
 
 
 def translate(text: str) -> str:
@@ -168,13 +187,13 @@ def write_mmbench(
     for i in progress_bar(range(images), progress, f"mmbench ({lang}) images", images):
         category = categories[i % len(categories)]
         rng = make_rng(seed, split, f"mmbench/{i}")  # both languages: the same questions
-        while True:
-            scene = sample_scene(rng, num_objects=(3, 6), num_words=(0, 2),
-                                 nonsquare_prob=nonsquare_prob)  # fmt: skip
-            built = mmbench_question(scene, rng, category)
-            if built is not None:
-                break
-        choice, cn_question = built
+        scene, (choice, cn_question) = sample_fitting(
+            rng,
+            partial(mmbench_question, category=category),
+            num_objects=(3, 6),
+            num_words=(0, 2),
+            nonsquare_prob=nonsquare_prob,
+        )
         hint = HINTS[lang][category == "ocr"] if rng.random() < HINT_PROB else ""
         question = cn_question if lang == "cn" else choice.question
         image = png_base64(scene)
@@ -183,8 +202,21 @@ def write_mmbench(
             shown = [translate(o) if lang == "cn" else o for o in options]
             shown += [""] * (4 - len(shown))
             index = i + k * COPY_OFFSET
-            rows.append([str(index), question, hint, *shown, LETTERS[answer], category, image,
-                         "synthetic", CATEGORIES[category], "", "dev"])  # fmt: skip
+            rows.append(
+                [
+                    str(index),
+                    question,
+                    hint,
+                    *shown,
+                    LETTERS[answer],
+                    category,
+                    image,
+                    "synthetic",
+                    CATEGORIES[category],
+                    "",
+                    "dev",
+                ]
+            )
             asked.append(question_row(question, LETTERS[answer], choice.objects, question_id=index))
         copies.append(rows)
         counts[category] += len(rows)

@@ -15,9 +15,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from llava.synthetic.facts import name, plain, relations, sample_fact
+from llava.synthetic.facts import (
+    RELATION_PHRASES,
+    name,
+    plain,
+    relations,
+    sample_fact,
+    sample_fitting,
+)
 from llava.synthetic.files import (
     SCENES_FILE,
     progress_bar,
@@ -27,7 +35,7 @@ from llava.synthetic.files import (
     write_json,
     write_jsonl,
 )
-from llava.synthetic.scenes import Scene, sample_scene
+from llava.synthetic.scenes import Scene
 from llava.synthetic.seeding import TEST, make_rng
 from llava.synthetic.textvqa import ocr_tokens
 from llava.synthetic.vocab import NUMBER_WORDS, PLURALS
@@ -43,8 +51,6 @@ WORD_CLASSES: dict[str, tuple[str, ...]] = {
     "a vehicle": ("bike", "bus", "car", "taxi", "train"),
     "a drink": ("milk", "tea"),
 }
-RELATION_PHRASES = {"left": "to the left of", "right": "to the right of", "above": "above",
-                    "below": "below"}  # fmt: skip
 
 Asked = tuple[str, str, tuple[str, ...], tuple[int, ...]]  # question, answer, capabilities, objects
 
@@ -181,12 +187,13 @@ def write_mmvet(
     for i in progress_bar(range(images), progress, "mm-vet images", images):
         rng = make_rng(seed, split, f"mmvet/{i}")
         n = rng.choice((1, 1, 2))
-        while True:
-            scene = sample_scene(rng, num_objects=(2, 6), num_words=(0, 3),
-                                 nonsquare_prob=nonsquare_prob)  # fmt: skip
-            asked = mmvet_questions(scene, rng, n)
-            if asked is not None:
-                break
+        scene, asked = sample_fitting(
+            rng,
+            partial(mmvet_questions, n=n),
+            num_objects=(2, 6),
+            num_words=(0, 3),
+            nonsquare_prob=nonsquare_prob,
+        )
         image = f"v1_{len(question_rows)}.png"
         save_png(scene, folder / IMAGE_FOLDER / image)
         scene_questions = []
@@ -196,10 +203,12 @@ def write_mmvet(
                 {"image": image, "text": question, "category": "conv", "question_id": question_id}
             )
             ground_truth[f"v1_{question_id}"] = {
-                "imagename": image, "question": question, "answer": answer,
+                "imagename": image,
+                "question": question,
+                "answer": answer,
                 "capability": [c for c in CAPABILITIES if c in capabilities],
                 "imagesource": "synthetic",
-            }  # fmt: skip
+            }
             scene_questions.append(question_row(question, answer, objects, question_id=question_id))
         scene_rows.append(scene_row(image, scene, scene_questions))
     write_jsonl(folder / QUESTION_FILE, question_rows)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from llava.synthetic.choices import MultipleChoice, multiple_choice, option_lines
-from llava.synthetic.facts import name, sample_fact
+from llava.synthetic.facts import RELATION_PHRASES, name, sample_fact, sample_fitting
 from llava.synthetic.files import (
     SCENES_FILE,
     progress_bar,
@@ -32,7 +32,7 @@ from llava.synthetic.files import (
     write_json,
     write_jsonl,
 )
-from llava.synthetic.scenes import Scene, sample_scene
+from llava.synthetic.scenes import Scene
 from llava.synthetic.seeding import TEST, make_rng
 from llava.synthetic.vocab import COLOR_NAMES, NUMBER_WORDS, PLURALS, SHAPES, WORDS
 
@@ -41,8 +41,6 @@ IMAGE_FOLDER = "images/test"
 IMAGE_TOPICS: tuple[str, ...] = ("color", "exists", "count", "relation", "word")
 # Options per problem, weighted as in the real test split (2: 2,228, 3: 971, 4: 1,004, 5: 38).
 OPTION_COUNTS, OPTION_WEIGHTS = (2, 3, 4, 5), (2228, 971, 1004, 38)
-RELATION_PHRASES = {"left": "to the left of", "right": "to the right of", "above": "above",
-                    "below": "below"}  # fmt: skip
 SHAPE_RIDDLES = (
     ("Which shape has three sides?", "triangle", "A triangle has three sides."),
     ("Which shape has no corners?", "circle", "A circle is round, so it has no corners."),
@@ -225,18 +223,23 @@ def write_scienceqa(
             rng = make_rng(seed, split, f"scienceqa/image/{n_image}")
             n_image += 1
             has_image = True
-            while True:
-                scene = sample_scene(rng, num_objects=(2, 6), num_words=(0, 2),
-                                     nonsquare_prob=nonsquare_prob)  # fmt: skip
-                problem = image_problem(scene, rng)
-                if problem is not None:
-                    break
+            scene, problem = sample_fitting(
+                rng,
+                image_problem,
+                num_objects=(2, 6),
+                num_words=(0, 2),
+                nonsquare_prob=nonsquare_prob,
+            )
             (folder / IMAGE_FOLDER / pid).mkdir(exist_ok=True)
             save_png(scene, folder / IMAGE_FOLDER / pid / "image.png")
             choice = problem.choice
-            scene_rows.append(scene_row(f"{pid}/image.png", scene, [
-                question_row(choice.question, choice.letter, choice.objects, question_id=pid)
-            ]))  # fmt: skip
+            scene_rows.append(
+                scene_row(
+                    f"{pid}/image.png",
+                    scene,
+                    [question_row(choice.question, choice.letter, choice.objects, question_id=pid)],
+                )
+            )
         entry: dict[str, Any] = {"id": pid}
         if has_image:
             entry["image"] = f"{pid}/image.png"

@@ -23,7 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from llava.synthetic.choices import LETTERS, MultipleChoice, multiple_choice, option_lines
-from llava.synthetic.facts import absent_kinds, name, only_of_kind, plain, relations, sample_fact
+from llava.synthetic.facts import (
+    absent_kinds,
+    name,
+    only_of_kind,
+    plain,
+    relations,
+    sample_fact,
+    sample_fitting,
+)
 from llava.synthetic.files import (
     SCENES_FILE,
     progress_bar,
@@ -33,7 +41,7 @@ from llava.synthetic.files import (
     write_json,
     write_jsonl,
 )
-from llava.synthetic.scenes import Scene, sample_scene
+from llava.synthetic.scenes import Scene
 from llava.synthetic.seeding import TEST, make_rng
 from llava.synthetic.vocab import NUMBER_WORDS, PLURALS
 
@@ -51,15 +59,27 @@ DIMENSIONS: dict[str, int] = {
 IMAGE_DIMENSIONS = tuple(d for d, k in DIMENSIONS.items() if k <= 9)
 VIDEO_DIMENSIONS = tuple(d for d, k in DIMENSIONS.items() if k >= 10)
 FIRST_QUESTION_ID = 100_000
-BACKGROUNDS = ("A plain background of one color", "A gradient from one color to another",
-               "A checkered pattern", "A striped pattern")  # fmt: skip
-RELATION_OPTIONS = {"left": "To the left of the {}", "right": "To the right of the {}",
-                    "above": "Above the {}", "below": "Below the {}"}  # fmt: skip
+BACKGROUNDS = (
+    "A plain background of one color",
+    "A gradient from one color to another",
+    "A checkered pattern",
+    "A striped pattern",
+)
+RELATION_OPTIONS = {
+    "left": "To the left of the {}",
+    "right": "To the right of the {}",
+    "above": "Above the {}",
+    "below": "Below the {}",
+}
 PATH_MARGIN = 20  # px: the first object reached must be this much nearer than the next
 
 
-def _four(rng: random.Random, question: str, correct: str, wrong: Any, objects: Any = ()):
-    return multiple_choice(rng, question, correct, wrong, 4, objects)
+def _four(
+    rng: random.Random, question: str, correct: str, wrong: Any, objects: Any = ()
+) -> MultipleChoice | None:
+    """SEED's four options, or None when there are not three distractors."""
+    choice = multiple_choice(rng, question, correct, wrong, 4, objects)
+    return choice if len(choice.options) == 4 else None
 
 
 def _scene_understanding(scene: Scene, rng: random.Random) -> MultipleChoice:
@@ -128,8 +148,9 @@ def _action_prediction(scene: Scene, rng: random.Random) -> MultipleChoice | Non
                 (abs(scene.objects[c].center[0] - scene.objects[mover].center[0]), c)
                 for c in plain(scene)
                 if direction in relations(scene, c, mover)
-                and scene.objects[c].bbox[1] < y1 and scene.objects[c].bbox[3] > y0
-            )  # fmt: skip
+                and scene.objects[c].bbox[1] < y1
+                and scene.objects[c].bbox[3] > y0
+            )
             if ahead and ahead[0][1] in only_of_kind(scene):
                 if len(ahead) == 1 or ahead[1][0] - ahead[0][0] >= PATH_MARGIN:
                     options.append((mover, direction, ahead[0][1]))
@@ -193,12 +214,13 @@ def seed_question(rng: random.Random, dimension: str, nonsquare_prob: float = 0.
     """(scene, four-option question) of `dimension`, resampling scenes until one fits."""
     num_words = NUM_WORDS.get(dimension, (0, 0))
     num_objects = (0, 2) if dimension == "Procedure Understanding" else (3, 6)
-    while True:
-        scene = sample_scene(rng, num_objects=num_objects, num_words=num_words,
-                             nonsquare_prob=nonsquare_prob)  # fmt: skip
-        choice = BUILDERS[dimension](scene, rng)
-        if choice is not None and len(choice.options) == 4:
-            return scene, choice
+    return sample_fitting(
+        rng,
+        BUILDERS[dimension],
+        num_objects=num_objects,
+        num_words=num_words,
+        nonsquare_prob=nonsquare_prob,
+    )
 
 
 def write_seed(
@@ -239,24 +261,41 @@ def write_seed(
             image = f"{VIDEO_FOLDER}/{type_id}_{question_id}.png"
         scene, choice = seed_question(rng, dimension, nonsquare_prob)
         save_png(scene, folder / image)
-        rows.append({
-            "image": image, "text": f"{choice.question}\n{option_lines(choice.options)}\n{SUFFIX}",
-            "category": dimension, "question_id": question_id,
-        })  # fmt: skip
+        rows.append(
+            {
+                "image": image,
+                "text": f"{choice.question}\n{option_lines(choice.options)}\n{SUFFIX}",
+                "category": dimension,
+                "question_id": question_id,
+            }
+        )
         entry = {"answer": choice.letter}
         entry.update({f"choice_{LETTERS[k].lower()}": o for k, o in enumerate(choice.options)})
-        entry.update({
-            "data_id": data_id, "data_type": data_type, "question": choice.question,
-            "question_id": str(question_id), "question_type_id": type_id,
-        })  # fmt: skip
+        entry.update(
+            {
+                "data_id": data_id,
+                "data_type": data_type,
+                "question": choice.question,
+                "question_id": str(question_id),
+                "question_type_id": type_id,
+            }
+        )
         if type_id in (11, 12):  # SEED's segmented videos: [start, end] of the asked part
             start = rng.randrange(0, 100)
             entry["segment"] = [start, start + rng.randrange(20, 200)]
         questions.append(entry)
         counts[dimension] += 1
-        scene_rows.append(scene_row(image, scene, [
-            question_row(choice.question, choice.letter, choice.objects, question_id=question_id)
-        ]))  # fmt: skip
+        scene_rows.append(
+            scene_row(
+                image,
+                scene,
+                [
+                    question_row(
+                        choice.question, choice.letter, choice.objects, question_id=question_id
+                    )
+                ],
+            )
+        )
     write_jsonl(folder / QUESTION_FILE, rows)
     write_json(folder / ANNOTATIONS, {"questions": questions, "question_type": DIMENSIONS})
     write_jsonl(folder / SCENES_FILE, scene_rows)

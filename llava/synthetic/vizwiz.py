@@ -20,7 +20,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from llava.synthetic.facts import absent_kinds, sample_fact
+from llava.synthetic.facts import absent_kinds, sample_fact, sample_fitting
 from llava.synthetic.files import (
     SCENES_FILE,
     progress_bar,
@@ -31,7 +31,7 @@ from llava.synthetic.files import (
     write_jsonl,
 )
 from llava.synthetic.questions import INSTRUCTION
-from llava.synthetic.scenes import Scene, sample_scene
+from llava.synthetic.scenes import Scene
 from llava.synthetic.seeding import TEST, make_rng
 from llava.synthetic.vocab import COLOR_NAMES, NUMBER_WORDS, PLURALS, SHAPES
 
@@ -134,28 +134,36 @@ def write_vizwiz(
     counts = dict.fromkeys(ANSWER_TYPES, 0)
     for i in progress_bar(range(images), progress, "vizwiz images", images):
         rng = make_rng(seed, split, f"vizwiz/{i}")
-        while True:
-            scene = sample_scene(rng, num_objects=(1, 4), num_words=(0, 2),
-                                 nonsquare_prob=nonsquare_prob)  # fmt: skip
-            built = vizwiz_question(scene, rng)
-            if built is not None:
-                break
-        question, answer, answer_type, objects = built
+        scene, (question, answer, answer_type, objects) = sample_fitting(
+            rng,
+            vizwiz_question,
+            num_objects=(1, 4),
+            num_words=(0, 2),
+            nonsquare_prob=nonsquare_prob,
+        )
         question = _casual(rng, question)
         image = f"VizWiz_test_{i:08d}.png"
         save_png(scene, folder / IMAGE_FOLDER / image)
-        question_rows.append({"question_id": i, "image": image, "text": vizwiz_prompt(question),
-                              "category": "default"})  # fmt: skip
+        question_rows.append(
+            {
+                "question_id": i,
+                "image": image,
+                "text": vizwiz_prompt(question),
+                "category": "default",
+            }
+        )
         entry: dict[str, Any] = {
-            "image": image, "question": question,
-            "answers": human_answers(rng, answer, answer_type), "answer_type": answer_type,
+            "image": image,
+            "question": question,
+            "answers": human_answers(rng, answer, answer_type),
+            "answer_type": answer_type,
             "answerable": int(answer_type != UNANSWERABLE),
-        }  # fmt: skip
+        }
         annotations.append(entry)
         counts[answer_type] += 1
-        scene_rows.append(scene_row(image, scene, [
-            question_row(question, answer, objects, question_id=i)
-        ]))  # fmt: skip
+        scene_rows.append(
+            scene_row(image, scene, [question_row(question, answer, objects, question_id=i)])
+        )
     write_jsonl(folder / QUESTION_FILE, question_rows)
     write_json(folder / ANNOTATIONS, annotations)
     write_jsonl(folder / SCENES_FILE, scene_rows)

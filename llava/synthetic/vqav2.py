@@ -17,10 +17,19 @@ At least six always give the canonical answer, so it earns full credit (VQA: min
 from __future__ import annotations
 
 import random
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from llava.synthetic.facts import OPPOSITE, Fact, absent_kinds, name, sample_fact
+from llava.synthetic.facts import (
+    OPPOSITE,
+    RELATION_PHRASES,
+    Fact,
+    absent_kinds,
+    name,
+    sample_fact,
+    sample_fitting,
+)
 from llava.synthetic.files import (
     SCENES_FILE,
     progress_bar,
@@ -31,7 +40,7 @@ from llava.synthetic.files import (
     write_jsonl,
 )
 from llava.synthetic.questions import short_answer_prompt
-from llava.synthetic.scenes import Scene, sample_scene
+from llava.synthetic.scenes import Scene
 from llava.synthetic.seeding import TEST, make_rng
 from llava.synthetic.vocab import NUMBER_WORDS, PLURALS
 
@@ -72,7 +81,7 @@ def vqav2_question(scene: Scene, rng: random.Random) -> tuple[str, str, str, Fac
     if kind == "position?":
         assert fact.reference is not None
         relation = fact.answer if yes else OPPOSITE[fact.answer]
-        phrase = {"left": "to the left of", "right": "to the right of"}.get(relation, relation)
+        phrase = RELATION_PHRASES[relation]
         question = f"Is the {name(scene, fact.target)} {phrase} the {name(scene, fact.reference)}?"
         return question, "yes" if yes else "no", "yes/no", fact
     if kind == "count":
@@ -95,8 +104,11 @@ def human_answers(
         variants = [answer.capitalize(), {"yes": "no", "no": "yes"}[answer]]
     elif answer_type == "number":
         n = int(answer)
-        variants = [NUMBER_WORDS[n], f"{n} {noun if n == 1 else PLURALS.get(noun, noun)}",
-                    str(n + 1)]  # fmt: skip
+        variants = [
+            NUMBER_WORDS[n],
+            f"{n} {noun if n == 1 else PLURALS.get(noun, noun)}",
+            str(n + 1),
+        ]
     else:
         variants = [answer.capitalize(), answer.upper(), f"the {answer}"]
     answers = [(answer, rng.choice(("yes", "yes", "yes", "maybe"))) for _ in range(agree)]
@@ -138,12 +150,13 @@ def write_vqav2(
         while image_id in used_ids:
             image_id = rng.randrange(1, 600_000)
         used_ids.add(image_id)
-        while True:
-            scene = sample_scene(rng, num_objects=(3, 6), num_words=(0, 2),
-                                 nonsquare_prob=nonsquare_prob)  # fmt: skip
-            asked = _distinct_questions(scene, rng, questions_per_image)
-            if asked is not None:
-                break
+        scene, asked = sample_fitting(
+            rng,
+            partial(_distinct_questions, n=questions_per_image),
+            num_objects=(3, 6),
+            num_words=(0, 2),
+            nonsquare_prob=nonsquare_prob,
+        )
         image = f"COCO_test2015_{image_id:012d}.png"
         save_png(scene, folder / IMAGE_FOLDER / image)
         humans = [human_answers(rng, a, t, scene.objects[f.target].shape) for _, a, t, f in asked]
@@ -158,8 +171,12 @@ def write_vqav2(
             zip(asked, humans, strict=True)
         ):
             question_id = image_id * 1000 + k
-            row = {"question_id": question_id, "image": image,
-                   "text": short_answer_prompt(question), "category": "default"}  # fmt: skip
+            row = {
+                "question_id": question_id,
+                "image": image,
+                "text": short_answer_prompt(question),
+                "category": "default",
+            }
             test_rows.append(row)
             scene_questions.append(
                 question_row(question, answer, fact.objects, question_id=question_id)
@@ -171,17 +188,25 @@ def write_vqav2(
             questions.append(
                 {"question_id": question_id, "image_id": image_id, "question": question}
             )
-            annotations.append({
-                "question_id": question_id, "image_id": image_id,
-                "question_type": question_type(question), "answer_type": answer_type,
-                "multiple_choice_answer": answer,
-                "answers": human,
-            })  # fmt: skip
+            annotations.append(
+                {
+                    "question_id": question_id,
+                    "image_id": image_id,
+                    "question_type": question_type(question),
+                    "answer_type": answer_type,
+                    "multiple_choice_answer": answer,
+                    "answers": human,
+                }
+            )
         scene_rows.append(scene_row(image, scene, scene_questions))
     write_jsonl(folder / TEST_FILE, test_rows)
     write_jsonl(folder / TEST_DEV_FILE, dev_rows)
-    common = {"info": INFO, "license": LICENSE, "data_type": "mscoco",
-              "data_subtype": "test-dev2015"}  # fmt: skip
+    common = {
+        "info": INFO,
+        "license": LICENSE,
+        "data_type": "mscoco",
+        "data_subtype": "test-dev2015",
+    }
     write_json(
         folder / QUESTIONS_JSON, {**common, "task_type": "Open-Ended", "questions": questions}
     )
