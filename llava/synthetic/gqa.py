@@ -7,10 +7,12 @@
 
 Questions mix GQA's structural types, open ("query": "What color is the star?") and binary
 (verify, logical, choose, compare), binary ones half yes and half no. Every entry carries
-what GQA's eval.py reads (answer, isBalanced, types, groups, semantic steps; see
-docs benchmarks-suite.md §3.5): answers are lower-case single words, `groups.global` names
-the answer's kind for open questions (eval.py's distribution metric) and `semantic` is the
-question's program, whose length is its number of reasoning steps.
+what GQA's eval.py reads as LLaVA patches it (e.g. xyang583/ARDS,
+playground/data/eval/gqa/data/eval/eval.py @ 5e6928d1bcd003a0bcee8f23568d92002a309645):
+answer (lower case), isBalanced, types, groups (`global`: the answer's kind for open
+questions, which the distribution metric groups by) and the `semantic` program, whose length
+is the number of reasoning steps. The question file's lines are LLaVA's (question_id a numeric
+string, text ending in the short-answer instruction, category "default").
 """
 
 from __future__ import annotations

@@ -8,8 +8,9 @@
 
 Every image gets one question of each category, in LLaVA-Bench's order (conv, detail,
 complex). The reference answers are written from the scene, in the answer-file schema with
-model_id "gpt-4-0314" as the real ones: the LLM judge compares the model's answer with them,
-line by line in this order.
+model_id "gpt-4-0314" as the real ones (LLaVA's llava/eval/eval_gpt_review_bench.py @
+c121f0432da27facab705978f83c4ada465e46fd reads questions, contexts and answers line by line,
+in this order, and puts the reference first).
 """
 
 from __future__ import annotations

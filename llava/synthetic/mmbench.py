@@ -9,8 +9,10 @@ PNG), source, l2-category, comment, split. Most hints are empty, questions have 
 (unused option columns empty) and the file holds the circular copies pre-rotated as the real
 dev file does: question i has rows i + k * 1,000,000 (k = 1 .. n-1), all main rows first, then
 every first copy, and so on. Copy k shows option j of the original at position (j + k) mod n,
-the answer letter following its option (checked on the released mmbench_dev_20230712 answers:
-935 of its 938 four-option groups rotate so). Tab-separated, quoted only where needed, so
+the answer letter following its option: so do all 89 two-option groups and 935 of the 938
+four-option ones of LLaVA's released mmbench_dev_20230712 submission (haotian-liu/LLaVA @
+32cebc3809441cc40d8ac7b2855d148308741f2a, playground/data/eval/mmbench/answers_upload/
+mmbench_dev_20230712/llava-v1.5-13b.xlsx). Tab-separated, quoted only where needed, so
 `pandas.read_table` reads it like the real one (an empty cell is NaN).
 
 MMBench-CN is MMBench translated: same images, same options order, Chinese text; the words on

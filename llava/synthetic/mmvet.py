@@ -8,7 +8,8 @@
 
 Capabilities are MM-Vet's six: rec (recognition), ocr, know (knowledge), gen (language
 generation), spat (spatial awareness), math, listed in that order as in mm-vet.json. Answers use
-MM-Vet's markers: "red<AND>blue" when all parts are needed, "3<OR>three" when any one will do.
+MM-Vet's markers: "red<AND>blue" when all parts are needed, "3<OR>three" when any one will do
+(as in yuweihao/MM-Vet's mm-vet.json; its grader reads them).
 """
 
 from __future__ import annotations

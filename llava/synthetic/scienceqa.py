@@ -6,12 +6,16 @@
     <root>/scienceqa/pid_splits.json              {"test": [pids]}
     <root>/scienceqa/synthetic_scenes.jsonl
 
-As in the real test split, about a third of the problems have no image and are answerable from
-their text alone ("Which word is a color?", dictionary guide words), the rest ask about the
-picture; some prompts start with a "Context: ..." line and problems have 2 to 5 options. The
-human turn is "<image>\\n" (image problems), the context line, the question and the options
-"A. ...\\nB. ..."; the gpt turn is the true letter (LLaVA's convert_sqa_to_llava.py, prompt
-format CQM-A; real lines in docs benchmarks-suite.md §4.2).
+Some problems have no image and are answerable from their text alone ("Which word is a
+color?", dictionary guide words; a third by default, about half in the real test split); the
+others ask about the picture. Some prompts start with a "Context: ..." line; problems have 2 to
+5 options, weighted as the real ones. The human turn is "<image>\\n" (image problems), the
+context line, the question and the options "A. ...\\nB. ..."; the gpt turn is the true letter
+(prompt format CQM-A of LLaVA's scripts/convert_sqa_to_llava.py @
+c121f0432da27facab705978f83c4ada465e46fd; layout as its output llava_test_CQM-A.json in
+haotian-liu/LLaVA @ 32cebc3809441cc40d8ac7b2855d148308741f2a). problems.json has ScienceQA's
+fields (lupantech/ScienceQA data/scienceqa/problems.json) with image "image.png" or null;
+eval_science_qa.py reads answer and choices.
 """
 
 from __future__ import annotations

@@ -7,11 +7,13 @@
     <root>/vizwiz/synthetic_scenes.jsonl
 
 One question per image, asked the way VizWiz's users ask (short, often lower case, sometimes
-without a question mark), followed by the two instruction lines of LLaVA's file. About a
+without a question mark), followed by the two instruction lines of LLaVA's file
+(playground/data/eval/vizwiz/llava_test.jsonl in haotian-liu/LLaVA @ 32cebc38). About a
 quarter cannot be answered from the image: they ask about a colour or a shape the image does
 not have, and their answers are "unanswerable" (VizWiz's answer for them). VizWiz's scorer
-compares its ten answers unprocessed, so they are written as annotators mostly do: lower case,
-with some variation; at least six give the canonical answer.
+compares its ten answers unprocessed (TRI-ML/vlm-evaluation vlm_eval/util/evaluation/vizwiz/
+eval.py @ 7292fd6727dbc40c1ad6051bf090d925f26f3b3a), so they are written as annotators
+mostly do: lower case, with some variation; at least six give the canonical answer.
 """
 
 from __future__ import annotations

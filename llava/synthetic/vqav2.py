@@ -8,7 +8,9 @@
     <root>/vqav2/synthetic_scenes.jsonl
 
 The real test-dev answers are hidden (EvalAI); this stand-in publishes its own so the official
-VQA accuracy can be computed offline. Question ids are image_id * 1000 + k as in VQA. Each
+VQA accuracy can be computed offline; the two JSON files follow the official formats
+(GT-Vision-Lab/VQA README @ c4e6a0e4e84b9702d99800d3393652d92b5df224). Question ids are
+image_id * 1000 + k as in VQA. Each
 question has ten human answers that mostly agree on the canonical one (lower case, digits for
 numbers) and vary as people do: capitals, number words, articles, a unit, a dissenting answer.
 At least six always give the canonical answer, so it earns full credit (VQA: min(1, n / 3)).
