@@ -24,6 +24,7 @@ from typing import Any
 
 from llava.synthetic.choices import LETTERS, MultipleChoice, multiple_choice, option_lines
 from llava.synthetic.facts import (
+    Fact,
     absent_kinds,
     name,
     only_of_kind,
@@ -82,13 +83,15 @@ def _four(
     return choice if len(choice.options) == 4 else None
 
 
-def _scene_understanding(scene: Scene, rng: random.Random) -> MultipleChoice:
+def _scene_understanding(scene: Scene, rng: random.Random) -> MultipleChoice | None:
     correct = BACKGROUNDS[len(scene.background.colors) - 1]
     return _four(rng, "What kind of background does the image have?", correct, BACKGROUNDS)
 
 
-def _fact_question(topic: str, phrase: Callable[[Scene, Any], str], shown=str.capitalize):
-    """A dimension asking a fact of `topic`, options shown with `shown`."""
+def _fact_question(
+    topic: str, phrase: Callable[[Scene, Fact], str], shown: Callable[[str], str] = str.capitalize
+) -> Callable[[Scene, random.Random], MultipleChoice | None]:
+    """A dimension asking a fact of `topic`, its question `phrase`d, its options `shown`."""
 
     def build(scene: Scene, rng: random.Random) -> MultipleChoice | None:
         fact = sample_fact(scene, rng, topic)
@@ -210,7 +213,9 @@ BUILDERS: dict[str, Callable[[Scene, random.Random], MultipleChoice | None]] = {
 NUM_WORDS = {"Text Understanding": (1, 3), "Procedure Understanding": (3, 4)}
 
 
-def seed_question(rng: random.Random, dimension: str, nonsquare_prob: float = 0.0):
+def seed_question(
+    rng: random.Random, dimension: str, nonsquare_prob: float = 0.0
+) -> tuple[Scene, MultipleChoice]:
     """(scene, four-option question) of `dimension`, resampling scenes until one fits."""
     num_words = NUM_WORDS.get(dimension, (0, 0))
     num_objects = (0, 2) if dimension == "Procedure Understanding" else (3, 6)
