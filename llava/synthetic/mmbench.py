@@ -139,8 +139,8 @@ def mmbench_question(
     elif category == "spatial_relationship":
         assert fact.reference is not None and fact.relation is not None
         reference = name(scene, fact.reference)
-        question = f"Which object is {RELATION_PHRASES[fact.relation]} the {reference}?"
-        cn = f"哪个物体在{translate(reference)}的{CN[fact.relation]}？"
+        question = f"Which shape is {RELATION_PHRASES[fact.relation]} the {reference}?"
+        cn = f"哪个形状在{translate(reference)}的{CN[fact.relation]}？"
     else:
         question, cn = (
             f"Where is the {obj.name} in the image?",
@@ -196,7 +196,7 @@ def write_mmbench(
             num_words=(0, 2),
             nonsquare_prob=nonsquare_prob,
         )
-        hint = HINTS[lang][category == "ocr"] if rng.random() < HINT_PROB else ""
+        hint = HINTS[lang][1 if category == "ocr" else 0] if rng.random() < HINT_PROB else ""
         question = cn_question if lang == "cn" else choice.question
         image = png_base64(scene)
         rows, asked = [], []

@@ -19,6 +19,7 @@ At least six always give the canonical answer, so it earns full credit (VQA: min
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,6 @@ from typing import Any
 from llava.synthetic.facts import (
     OPPOSITE,
     RELATION_PHRASES,
-    Fact,
     absent_kinds,
     name,
     sample_fact,
@@ -67,33 +67,47 @@ def question_type(question: str) -> str:
     return max(matches, key=len) if matches else "none of the above"
 
 
-def vqav2_question(scene: Scene, rng: random.Random) -> tuple[str, str, str, Fact] | None:
-    """(question, canonical answer, answer type, fact) of a random kind, or None."""
+@dataclass(frozen=True)
+class VqaQuestion:
+    question: str
+    answer: str  # canonical: lower case, digits for numbers
+    answer_type: str  # "yes/no", "number" or "other"
+    objects: tuple[int, ...]  # the objects the answer rests on
+    noun: str  # the shape asked about, for "3 stars"-style human answers
+
+
+def vqav2_question(scene: Scene, rng: random.Random) -> VqaQuestion | None:
+    """A question of a random kind about `scene`, or None if the scene has no such fact."""
     kind = rng.choice(("exists", "color?", "position?", "count", "color", "shape", "word"))
     fact = sample_fact(scene, rng, kind.rstrip("?"))
     if fact is None:
         return None
     obj, yes = scene.objects[fact.target], rng.random() < 0.5
+    yes_no = "yes" if yes else "no"
     if kind == "exists":
-        kind_asked = fact.answer if yes else rng.choice(absent_kinds(scene))
-        return f"Is there a {kind_asked} in the picture?", "yes" if yes else "no", "yes/no", fact
+        asked = fact.answer if yes else rng.choice(absent_kinds(scene))
+        question = f"Is there a {asked} in the picture?"
+        return VqaQuestion(question, yes_no, "yes/no", fact.objects if yes else (), obj.shape)
     if kind == "color?":
         color = fact.answer if yes else rng.choice(fact.wrong)
-        return f"Is the {obj.shape} {color}?", "yes" if yes else "no", "yes/no", fact
+        question = f"Is the {obj.shape} {color}?"
+        return VqaQuestion(question, yes_no, "yes/no", fact.objects, obj.shape)
     if kind == "position?":
         assert fact.reference is not None
-        relation = fact.answer if yes else OPPOSITE[fact.answer]
-        phrase = RELATION_PHRASES[relation]
+        phrase = RELATION_PHRASES[fact.answer if yes else OPPOSITE[fact.answer]]
         question = f"Is the {name(scene, fact.target)} {phrase} the {name(scene, fact.reference)}?"
-        return question, "yes" if yes else "no", "yes/no", fact
+        return VqaQuestion(question, yes_no, "yes/no", fact.objects, obj.shape)
     if kind == "count":
-        return f"How many {PLURALS[obj.shape]} are there?", fact.answer, "number", fact
+        question = f"How many {PLURALS[obj.shape]} are there?"
+        return VqaQuestion(question, fact.answer, "number", fact.objects, obj.shape)
     if kind == "color":
-        return f"What color is the {obj.shape}?", fact.answer, "other", fact
-    if kind == "shape":
-        return f"What shape is the {obj.color} object?", fact.answer, "other", fact
-    template = rng.choice(("What is written on the {} box?", "What does the {} box say?"))
-    return template.format(obj.color), fact.answer, "other", fact
+        question = f"What color is the {obj.shape}?"
+    elif kind == "shape":
+        question = f"What shape is the {obj.color} object?"
+    else:
+        template = rng.choice(("What is written on the {} box?", "What does the {} box say?"))
+        question = template.format(obj.color)
+    return VqaQuestion(question, fact.answer, "other", fact.objects, obj.shape)
 
 
 def human_answers(
@@ -161,45 +175,33 @@ def write_vqav2(
         )
         image = f"COCO_test2015_{image_id:012d}.png"
         save_png(scene, folder / IMAGE_FOLDER / image)
-        humans = [human_answers(rng, a, t, scene.objects[f.target].shape) for _, a, t, f in asked]
+        humans = [human_answers(rng, q.answer, q.answer_type, q.noun) for q in asked]
         items.append((image_id, image, scene, asked, humans, i < images))
     items.sort(key=lambda item: item[0])  # the files list images by id, test-dev interleaved
 
     test_rows, dev_rows, questions, annotations, scene_rows = [], [], [], [], []
     counts = {"yes/no": 0, "number": 0, "other": 0}
     for image_id, image, scene, asked, humans, in_dev in items:
-        scene_questions = []
-        for k, ((question, answer, answer_type, fact), human) in enumerate(
-            zip(asked, humans, strict=True)
-        ):
+        for k, q in enumerate(asked):
             question_id = image_id * 1000 + k
-            row = {
-                "question_id": question_id,
-                "image": image,
-                "text": short_answer_prompt(question),
-                "category": "default",
-            }
+            row = {"question_id": question_id, "image": image,
+                   "text": short_answer_prompt(q.question), "category": "default"}  # fmt: skip
             test_rows.append(row)
-            scene_questions.append(
-                question_row(question, answer, fact.objects, question_id=question_id)
-            )
-            if not in_dev:
-                continue
-            dev_rows.append(row)
-            counts[answer_type] += 1
-            questions.append(
-                {"question_id": question_id, "image_id": image_id, "question": question}
-            )
-            annotations.append(
-                {
-                    "question_id": question_id,
-                    "image_id": image_id,
-                    "question_type": question_type(question),
-                    "answer_type": answer_type,
-                    "multiple_choice_answer": answer,
-                    "answers": human,
-                }
-            )
+            if in_dev:
+                dev_rows.append(row)
+                counts[q.answer_type] += 1
+                questions.append(
+                    {"question_id": question_id, "image_id": image_id, "question": q.question}
+                )
+                annotations.append({
+                    "question_id": question_id, "image_id": image_id,
+                    "question_type": question_type(q.question), "answer_type": q.answer_type,
+                    "multiple_choice_answer": q.answer, "answers": humans[k],
+                })  # fmt: skip
+        scene_questions = [
+            question_row(q.question, q.answer, q.objects, question_id=image_id * 1000 + k)
+            for k, q in enumerate(asked)
+        ]
         scene_rows.append(scene_row(image, scene, scene_questions))
     write_jsonl(folder / TEST_FILE, test_rows)
     write_jsonl(folder / TEST_DEV_FILE, dev_rows)
@@ -217,14 +219,12 @@ def write_vqav2(
     return counts
 
 
-def _distinct_questions(
-    scene: Scene, rng: random.Random, n: int
-) -> list[tuple[str, str, str, Fact]] | None:
+def _distinct_questions(scene: Scene, rng: random.Random, n: int) -> list[VqaQuestion] | None:
     """`n` questions with different texts, or None after a few tries (then resample)."""
-    asked: list[tuple[str, str, str, Fact]] = []
+    asked: list[VqaQuestion] = []
     for _ in range(8 * n):
         built = vqav2_question(scene, rng)
-        if built is not None and built[0] not in {q[0] for q in asked}:
+        if built is not None and built.question not in {q.question for q in asked}:
             asked.append(built)
             if len(asked) == n:
                 return asked
