@@ -16,12 +16,18 @@ same arguments give byte-identical files, and split "test" never meets training'
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from llava.synthetic.files import (
+    SCENES_FILE,
+    progress_bar,
+    question_row,
+    save_png,
+    scene_row,
+    write_json,
+    write_jsonl,
+)
 from llava.synthetic.mme import MME_CATEGORIES, mme_questions, sample_mme_scene
 from llava.synthetic.pope import POPE_ID_OFFSETS, POPE_SPLITS, pope_questions, sample_pope_scene
 from llava.synthetic.questions import (
@@ -30,8 +36,6 @@ from llava.synthetic.questions import (
     short_answer_prompt,
     textvqa_prompt,
 )
-from llava.synthetic.render import render
-from llava.synthetic.scenes import Scene, scene_to_dict
 from llava.synthetic.seeding import TEST, make_rng
 from llava.synthetic.stats import ObjectStats
 from llava.synthetic.textvqa import (
@@ -41,55 +45,9 @@ from llava.synthetic.textvqa import (
     textvqa_questions,
 )
 
-SCENES_FILE = "synthetic_scenes.jsonl"
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class BenchmarkSizes:
-    pope_images: int = 25  # x pope_pairs yes/no pairs = 100 questions per split, 300 in all
-    pope_pairs: int = 2
-    mme_images: int = 30  # per category; x 4 categories x 2 questions = 240 questions
-    textvqa_images: int = 75  # x textvqa_questions_per_image = 150 questions
-    textvqa_questions_per_image: int = 2
-    nonsquare_prob: float = 0.1  # share of non-square images (exercises pad-to-square)
-
-    def __post_init__(self) -> None:
-        counts = (self.pope_images, self.mme_images, self.textvqa_images)
-        if min(counts) < 0 or self.pope_pairs < 1 or self.textvqa_questions_per_image < 1:
-            raise ValueError(f"image counts must be >= 0 and per-image counts >= 1: {self}")
-        if not 1 <= self.textvqa_questions_per_image <= 4:
-            raise ValueError("textvqa_questions_per_image must be 1-4 (one per word box)")
-        if not 0.0 <= self.nonsquare_prob <= 1.0:
-            raise ValueError(f"nonsquare_prob must be in [0, 1], got {self.nonsquare_prob}")
-
-
-def _progress(items: Iterable[T], enabled: bool, desc: str, total: int) -> Iterator[T]:
-    if not enabled:
-        yield from items
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(items, desc=desc, total=total, leave=False)
-
-
-def _write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-
-
-def _save_png(scene: Scene, path: Path) -> None:
-    # zlib level 3: as small as the default level 6 on these noisy backgrounds, 3x faster.
-    render(scene).save(path, format="PNG", compress_level=3)
-
-
-def _scene_row(image: str, scene: Scene, questions: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"image": image, "scene": scene_to_dict(scene), "questions": questions}
-
 
 def _qa_row(qa: QA, **extra: Any) -> dict[str, Any]:
-    return {**extra, "text": qa.question, "answer": qa.answer, "objects": list(qa.objects)}
+    return question_row(qa.question, qa.answer, qa.objects, **extra)
 
 
 def write_pope(
@@ -119,8 +77,10 @@ def write_pope(
         pope_questions(scene, make_rng(seed, split, f"pope/questions/{i}"), stats, pairs=pairs)
         for i, scene in enumerate(scenes)
     ]
-    for name, scene in _progress(zip(names, scenes, strict=True), progress, "pope images", images):
-        _save_png(scene, folder / "val2014" / name)
+    for name, scene in progress_bar(
+        zip(names, scenes, strict=True), progress, "pope images", images
+    ):
+        save_png(scene, folder / "val2014" / name)
 
     question_rows, scene_questions = [], [[] for _ in scenes]
     for pope_split in POPE_SPLITS:
@@ -146,11 +106,11 @@ def write_pope(
                     }
                 )
                 scene_questions[i].append(_qa_row(qa, question_id=question_id, category=pope_split))
-        _write_jsonl(folder / "coco" / f"coco_pope_{pope_split}.json", label_rows)
-    _write_jsonl(folder / "llava_pope_test.jsonl", question_rows)
-    _write_jsonl(
+        write_jsonl(folder / "coco" / f"coco_pope_{pope_split}.json", label_rows)
+    write_jsonl(folder / "llava_pope_test.jsonl", question_rows)
+    write_jsonl(
         folder / SCENES_FILE,
-        (_scene_row(n, s, q) for n, s, q in zip(names, scenes, scene_questions, strict=True)),
+        (scene_row(n, s, q) for n, s, q in zip(names, scenes, scene_questions, strict=True)),
     )
     return {pope_split: images * 2 * pairs for pope_split in POPE_SPLITS}
 
@@ -171,13 +131,13 @@ def write_mme(
     question_rows, scene_rows = [], []
     for category in categories:
         (release / category).mkdir(parents=True, exist_ok=True)
-        for i in _progress(range(images), progress, f"MME {category}", images):
+        for i in progress_bar(range(images), progress, f"MME {category}", images):
             rng = make_rng(seed, split, f"mme/{category}/{i}")
             scene = sample_mme_scene(rng, category, nonsquare_prob=nonsquare_prob)
             pair = mme_questions(scene, rng, category)  # (yes, no): MME's line order
             stem = f"synth_{i:06d}"
             image = f"{category}/{stem}.png"
-            _save_png(scene, release / category / f"{stem}.png")
+            save_png(scene, release / category / f"{stem}.png")
             lines = [f"{mme_ground_truth_question(qa.question)}\t{qa.reply}\n" for qa in pair]
             with (release / category / f"{stem}.txt").open(
                 "w", encoding="utf-8", newline="\n"
@@ -192,9 +152,9 @@ def write_mme(
                         "category": category,
                     }
                 )
-            scene_rows.append(_scene_row(image, scene, [_qa_row(qa) for qa in pair]))
-    _write_jsonl(folder / "llava_mme.jsonl", question_rows)
-    _write_jsonl(folder / SCENES_FILE, scene_rows)
+            scene_rows.append(scene_row(image, scene, [_qa_row(qa) for qa in pair]))
+    write_jsonl(folder / "llava_mme.jsonl", question_rows)
+    write_jsonl(folder / SCENES_FILE, scene_rows)
     return {category: 2 * images for category in categories}
 
 
@@ -213,7 +173,7 @@ def write_textvqa(
     (folder / "train_images").mkdir(parents=True, exist_ok=True)
     question_rows, annotations, scene_rows = [], [], []
     used_ids: set[str] = set()
-    for i in _progress(range(images), progress, "textvqa images", images):
+    for i in progress_bar(range(images), progress, "textvqa images", images):
         rng = make_rng(seed, split, f"textvqa/{i}")
         scene = sample_textvqa_scene(
             rng, num_words=(questions_per_image, max(4, questions_per_image)),
@@ -224,7 +184,7 @@ def write_textvqa(
             image_id = f"{rng.getrandbits(64):016x}"
         used_ids.add(image_id)
         image = f"{image_id}.png"
-        _save_png(scene, folder / "train_images" / image)
+        save_png(scene, folder / "train_images" / image)
         ocr = ocr_tokens(scene)
         qas = textvqa_questions(scene, rng, questions_per_image)
         for qa in qas:
@@ -249,43 +209,14 @@ def write_textvqa(
                     "set_name": "val",
                 }
             )
-        scene_rows.append(_scene_row(image, scene, [_qa_row(qa, ocr_tokens=ocr) for qa in qas]))
-    _write_jsonl(folder / "llava_textvqa_val_v051_ocr.jsonl", question_rows)
+        scene_rows.append(scene_row(image, scene, [_qa_row(qa, ocr_tokens=ocr) for qa in qas]))
+    write_jsonl(folder / "llava_textvqa_val_v051_ocr.jsonl", question_rows)
     dataset = {
         "dataset_type": "val",
         "dataset_name": "textvqa",
         "dataset_version": "0.5.1",
         "data": annotations,
     }
-    with (folder / "TextVQA_0.5.1_val.json").open("w", encoding="utf-8", newline="\n") as f:
-        json.dump(dataset, f)
-        f.write("\n")
-    _write_jsonl(folder / SCENES_FILE, scene_rows)
+    write_json(folder / "TextVQA_0.5.1_val.json", dataset)
+    write_jsonl(folder / SCENES_FILE, scene_rows)
     return {"default": len(annotations)}
-
-
-def write_benchmarks(
-    root: str | Path,
-    *,
-    seed: int = 0,
-    split: str = TEST,
-    sizes: BenchmarkSizes = BenchmarkSizes(),
-    progress: bool = False,
-) -> dict[str, dict[str, int]]:
-    """Write all three benchmarks under `root`; returns question counts per benchmark/category."""
-    root = Path(root)
-    return {
-        "pope": write_pope(
-            root, seed=seed, split=split, images=sizes.pope_images, pairs=sizes.pope_pairs,
-            nonsquare_prob=sizes.nonsquare_prob, progress=progress,
-        ),
-        "mme": write_mme(
-            root, seed=seed, split=split, images=sizes.mme_images,
-            nonsquare_prob=sizes.nonsquare_prob, progress=progress,
-        ),
-        "textvqa": write_textvqa(
-            root, seed=seed, split=split, images=sizes.textvqa_images,
-            questions_per_image=sizes.textvqa_questions_per_image,
-            nonsquare_prob=sizes.nonsquare_prob, progress=progress,
-        ),
-    }  # fmt: skip

@@ -1,4 +1,4 @@
-"""The benchmark writer: determinism, LLaVA's exact formats, and the real scorers on them."""
+"""The POPE, MME and TextVQA writers: determinism, exact formats, the real scorers on them."""
 
 from __future__ import annotations
 
@@ -10,21 +10,23 @@ import pytest
 from PIL import Image
 
 from llava.synthetic.__main__ import main
+from llava.synthetic.files import SCENES_FILE
 from llava.synthetic.mme import MME_CATEGORIES
 from llava.synthetic.pope import POPE_SPLITS
 from llava.synthetic.questions import INSTRUCTION, MME_SUFFIX, OCR_PREFIX
 from llava.synthetic.seeding import derive_seed
-from llava.synthetic.write import SCENES_FILE, BenchmarkSizes, write_benchmarks
+from llava.synthetic.suite import BenchmarkSizes, write_benchmarks
 
 SIZES = BenchmarkSizes(
     pope_images=5, pope_pairs=2, mme_images=4, textvqa_images=5, textvqa_questions_per_image=2,
     nonsquare_prob=0.3,
 )  # fmt: skip
 QUESTION_KEYS = ["question_id", "image", "text", "category"]
+BENCHMARKS = ("pope", "mme", "textvqa")
 
 
 def _write(root: Path, seed: int, split: str = "test") -> Path:
-    write_benchmarks(root, seed=seed, split=split, sizes=SIZES)
+    write_benchmarks(root, seed=seed, split=split, sizes=SIZES, benchmarks=BENCHMARKS)
     return root
 
 
@@ -214,7 +216,7 @@ def test_real_textvqa_scorer(root, tmp_path):
 def test_cli(tmp_path, capsys):
     main([
         "--root", str(tmp_path), "--seed", "3", "--pope-images", "2", "--mme-images", "1",
-        "--textvqa-images", "2", "--no-progress",
+        "--textvqa-images", "2", "--benchmarks", "pope,mme,textvqa", "--no-progress",
     ])  # fmt: skip
     out = capsys.readouterr().out
     assert "pope: 24 questions" in out and "mme: 8 questions" in out and "textvqa: 4" in out
