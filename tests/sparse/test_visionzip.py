@@ -1,5 +1,5 @@
 """VisionZip: the rule step by step on hand-made inputs, and every decision of the official code
-on the shared tiny checkpoint (`../shared/oracle/visionzip`, skipped with the reason when absent)."""
+on the shared tiny checkpoint (`../shared/oracle/visionzip`; skipped, saying why, when absent)."""
 
 from __future__ import annotations
 
