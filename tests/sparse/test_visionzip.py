@@ -26,9 +26,7 @@ from llava.sparse.visionzip import (
 
 def test_dominant_patches_by_cls_attention_summed_over_heads():
     # CLS column first; patches 0..4. Head sums: 0.3, 0.5, 0.1, 0.9, 0.2.
-    attention = torch.tensor(
-        [[0.5, 0.1, 0.4, 0.05, 0.5, 0.1], [0.1, 0.2, 0.1, 0.05, 0.4, 0.1]]
-    )
+    attention = torch.tensor([[0.5, 0.1, 0.4, 0.05, 0.5, 0.1], [0.1, 0.2, 0.1, 0.05, 0.4, 0.1]])
     assert dominant_patches(attention, 2).tolist() == [3, 1]
 
 
