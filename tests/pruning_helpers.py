@@ -25,6 +25,7 @@ class FunctionProbe:
     ) -> None:
         self._rows_of, self._keys, self._output_norm = rows_of, keys, output_norm
         self.positions, self.inv_freq = positions, inv_freq
+        self.rope_axes = None
         self.asked: list[list[int]] = []
 
     def rows(self, rows: torch.Tensor) -> torch.Tensor:

@@ -31,8 +31,12 @@ class LlamaConfig:
     rope_theta: float = 10000.0
     max_position_embeddings: int = 4096
     tie_word_embeddings: bool = False
-    bos_token_id: int = 1
+    bos_token_id: int | None = 1
     eos_token_id: int = 2
+    qkv_bias: bool = False  # Qwen2: biases on the query, key and value projections
+    o_bias: bool = False
+    sliding_window: int | None = None  # Mistral: a token sees at most this many (itself included)
+    mrope_section: tuple[int, ...] | None = None  # Qwen-VL: RoPE frequencies per (t, h, w) axis
 
     @property
     def head_dim(self) -> int:
@@ -87,18 +91,51 @@ def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> Che
     )
 
 
-def llama_config_from_dict(raw: dict[str, Any]) -> LlamaConfig:
+# Decoders that are LLaMA's architecture with a few switches (transformers' model_type values;
+# LLaVA's own "llava_mistral" is a Mistral decoder).
+MISTRAL_TYPES = ("mistral", "llava_mistral")
+QWEN2_TYPES = ("qwen2", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text")
+MISTRAL_DEFAULT_WINDOW = 4096  # transformers' MistralConfig default when the key is absent
+
+
+def _rope(raw: dict[str, Any]) -> tuple[float, tuple[int, ...] | None]:
+    """RoPE theta and, for Qwen-VL's multimodal RoPE, the frequencies of each (t, h, w) axis."""
+    parameters = raw.get("rope_parameters") or {}  # transformers 5
+    scaling = raw.get("rope_scaling") or {}  # older saves
+    theta = raw.get("rope_theta") or parameters.get("rope_theta", 10000.0)
+    rope_type = parameters.get("rope_type") or scaling.get("rope_type") or scaling.get("type")
+    section = parameters.get("mrope_section") or scaling.get("mrope_section")
+    if rope_type not in ("default", "mrope", None):
+        raise ValueError(f"RoPE scaling {rope_type!r} is not supported (only plain RoPE)")
+    return float(theta), tuple(section) if section else None
+
+
+def _sliding_window(raw: dict[str, Any], model_type: str) -> int | None:
+    if model_type in MISTRAL_TYPES:
+        return raw.get("sliding_window", MISTRAL_DEFAULT_WINDOW)
+    if raw.get("use_sliding_window"):
+        raise ValueError(
+            "use_sliding_window: true (sliding attention in some layers only) is not supported"
+        )
+    return None
+
+
+def llama_config_from_dict(raw: dict[str, Any], model_type: str | None = None) -> LlamaConfig:
+    """A LLaMA-architecture decoder: LLaMA / Vicuna, Mistral (sliding window) or Qwen2 (biased
+    query/key/value projections, multimodal RoPE in Qwen-VL)."""
+    model_type = model_type or raw.get("model_type", "llama")
     if raw.get("hidden_act", "silu") != "silu":
         raise ValueError(f"hidden_act {raw['hidden_act']!r} is not supported (LLaMA uses silu)")
     heads = raw["num_attention_heads"]
-    rope_theta = raw.get("rope_theta")
-    if rope_theta is None:  # transformers 5 nests it under rope_parameters
-        rope_theta = (raw.get("rope_parameters") or {}).get("rope_theta", 10000.0)
-    rope_scaling = raw.get("rope_scaling") or {}
-    rope_type = rope_scaling.get("rope_type", rope_scaling.get("type", "default"))
-    rope_type = (raw.get("rope_parameters") or {}).get("rope_type", rope_type)
-    if rope_type not in ("default", None):
-        raise ValueError(f"RoPE scaling {rope_type!r} is not supported (only plain RoPE)")
+    head_dim = raw.get("head_dim")
+    if head_dim is not None and head_dim * heads != raw["hidden_size"]:
+        raise ValueError(
+            f"head_dim {head_dim} x {heads} heads != hidden_size {raw['hidden_size']}: "
+            "decoders whose heads do not split the hidden size evenly are not supported"
+        )
+    rope_theta, mrope_section = _rope(raw)
+    attention_bias = bool(raw.get("attention_bias", False))  # LLaMA: all four projections
+    qwen2 = model_type in QWEN2_TYPES
     return LlamaConfig(
         vocab_size=raw["vocab_size"],
         hidden_size=raw["hidden_size"],
@@ -107,11 +144,15 @@ def llama_config_from_dict(raw: dict[str, Any]) -> LlamaConfig:
         num_attention_heads=heads,
         num_key_value_heads=raw.get("num_key_value_heads") or heads,
         rms_norm_eps=raw.get("rms_norm_eps", 1e-6),
-        rope_theta=float(rope_theta),
+        rope_theta=rope_theta,
         max_position_embeddings=raw.get("max_position_embeddings", 4096),
         tie_word_embeddings=raw.get("tie_word_embeddings", False),
         bos_token_id=raw.get("bos_token_id", 1),
         eos_token_id=raw.get("eos_token_id", 2),
+        qkv_bias=qwen2 or attention_bias,
+        o_bias=attention_bias and not qwen2,
+        sliding_window=_sliding_window(raw, model_type),
+        mrope_section=mrope_section,
     )
 
 

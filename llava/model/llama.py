@@ -34,18 +34,55 @@ class RMSNorm(nn.Module):
 
 
 class Rotary:
-    """RoPE tables for arbitrary (possibly non-contiguous, per-layer) positions."""
+    """RoPE tables for arbitrary (possibly non-contiguous, per-layer) positions.
 
-    def __init__(self, head_dim: int, theta: float) -> None:
+    Multimodal RoPE (Qwen2-VL, Qwen2.5-VL): a token has three positions (time, height, width) and
+    the frequencies are split into `mrope_section` consecutive chunks, chunk i rotating by the
+    position on axis i % 3 (transformers' `Qwen2_5_VLRotaryEmbedding.recomposition_frequencies`).
+    A token whose three positions are equal (all text) gets plain RoPE.
+    """
+
+    def __init__(
+        self, head_dim: int, theta: float, mrope_section: tuple[int, ...] | None = None
+    ) -> None:
         # Explicitly on the CPU: models are built on the meta device before weights load.
         exponents = torch.arange(0, head_dim, 2, dtype=torch.float, device="cpu") / head_dim
         self.inv_freq = 1.0 / (theta**exponents)
+        self.axes = None  # (head_dim / 2,) the axis (0 t, 1 h, 2 w) each frequency rotates by
+        if mrope_section is not None:
+            if sum(mrope_section) != head_dim // 2:
+                raise ValueError(
+                    f"mrope_section {list(mrope_section)} must add up to head_dim / 2 = "
+                    f"{head_dim // 2}"
+                )
+            axes = [i % 3 for i, count in enumerate(mrope_section) for _ in range(count)]
+            self.axes = torch.tensor(axes, device="cpu")
 
     def __call__(
         self, positions: torch.Tensor, dtype: torch.dtype
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """positions (..., N) -> cos, sin of shape (..., N, head_dim) in `dtype`."""
         freqs = positions[..., None].float() * self.inv_freq.to(positions.device)
+        return self._tables(freqs, dtype)
+
+    def multimodal(
+        self, positions: torch.Tensor, dtype: torch.dtype
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """positions (B, 3, N) (time, height, width) -> cos, sin (B, N, head_dim)."""
+        if self.axes is None:
+            raise ValueError("3-D positions need a decoder with multimodal RoPE (mrope_section)")
+        by_axis = positions.transpose(1, 2).float()  # (B, N, 3)
+        freqs = by_axis[..., self.axes.to(positions.device)] * self.inv_freq.to(positions.device)
+        return self._tables(freqs, dtype)
+
+    def tables(self, positions: torch.Tensor, dtype: torch.dtype):
+        """A token state's positions, (B, N) or (B, 3, N) -> cos, sin (B, N, head_dim)."""
+        if positions.dim() == 3:
+            return self.multimodal(positions, dtype)
+        return self(positions, dtype)
+
+    @staticmethod
+    def _tables(freqs: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         angles = torch.cat((freqs, freqs), dim=-1)
         return angles.cos().to(dtype), angles.sin().to(dtype)
 
@@ -64,11 +101,13 @@ class Attention(nn.Module):
         self.num_heads = config.num_attention_heads
         self.num_kv_heads = config.num_key_value_heads
         self.head_dim = config.head_dim
-        d = config.hidden_size
-        self.q_proj = nn.Linear(d, self.num_heads * self.head_dim, bias=False)
-        self.k_proj = nn.Linear(d, self.num_kv_heads * self.head_dim, bias=False)
-        self.v_proj = nn.Linear(d, self.num_kv_heads * self.head_dim, bias=False)
-        self.o_proj = nn.Linear(self.num_heads * self.head_dim, d, bias=False)
+        self.window = config.sliding_window
+        self.rope_axes: torch.Tensor | None = None  # set by the decoder with multimodal RoPE
+        d, bias = config.hidden_size, config.qkv_bias
+        self.q_proj = nn.Linear(d, self.num_heads * self.head_dim, bias=bias)
+        self.k_proj = nn.Linear(d, self.num_kv_heads * self.head_dim, bias=bias)
+        self.v_proj = nn.Linear(d, self.num_kv_heads * self.head_dim, bias=bias)
+        self.o_proj = nn.Linear(self.num_heads * self.head_dim, d, bias=config.o_bias)
 
     def _heads(self, x: torch.Tensor, heads: int) -> torch.Tensor:
         batch, n, _ = x.shape
@@ -102,10 +141,13 @@ class Attention(nn.Module):
         # Rows are right-padded, so a token's causal past never holds padding: prefill needs no
         # mask beyond causality. Once a cache holds padded rows, new tokens must skip the pads.
         mask, causal = None, past == 0 and n > 1
-        if past > 0:
+        if past > 0 or (self.window is not None and past + n > self.window):
             mask = torch.ones(n, past + n, dtype=torch.bool, device=q.device).tril(diagonal=past)
             if key_valid is not None:
                 mask = mask & key_valid[:, None, None, :]
+            if self.window is not None:
+                mask = mask & self._in_window(past, n, key_valid, q.device)
+            causal = False
         out = F.scaled_dot_product_attention(
             q,
             k,
@@ -116,6 +158,19 @@ class Attention(nn.Module):
         )
         out = out.transpose(1, 2).reshape(x.shape[0], n, -1)
         return self.o_proj(out), k
+
+    def _in_window(
+        self, past: int, n: int, key_valid: torch.Tensor | None, device: torch.device
+    ) -> torch.Tensor:
+        """(n, K) or (B, 1, n, K): keys within the sliding window of each new token, counted in
+        the real tokens this layer holds (its own, possibly pruned, sequence; padding skipped),
+        as transformers' Mistral mask counts cache entries (key > query - window)."""
+        if key_valid is None:
+            ranks = torch.arange(past + n, device=device)
+        else:
+            ranks = (key_valid.long().cumsum(dim=-1) - 1)[:, None, None, :]  # (B, 1, 1, K)
+        query = ranks[..., past:].transpose(-1, -2) if key_valid is not None else ranks[past:, None]
+        return query - ranks < self.window
 
     def attention_rows(
         self,
@@ -132,8 +187,11 @@ class Attention(nn.Module):
         q = self.queries(x[:, rows], cos[:, rows], sin[:, rows]).float()
         k = keys.float().repeat_interleave(self.num_heads // self.num_kv_heads, dim=1)
         scores = q @ k.transpose(-1, -2) / self.head_dim**0.5  # (B, H, R, N)
-        future = torch.arange(k.shape[2], device=k.device)[None, :] > rows[:, None].to(k.device)
-        return scores.masked_fill(future, float("-inf")).softmax(dim=-1)
+        distance = rows[:, None].to(k.device) - torch.arange(k.shape[2], device=k.device)[None, :]
+        hidden = distance < 0  # the future
+        if self.window is not None:  # and what the sliding window hides
+            hidden = hidden | (distance >= self.window)
+        return scores.masked_fill(hidden, float("-inf")).softmax(dim=-1)
 
 
 class MLP(nn.Module):
@@ -192,6 +250,7 @@ class LayerProbe:
         self._layer, self._normed, self._keys = layer, normed, keys
         self._cos, self._sin = cos, sin
         self.positions, self.inv_freq, self._output_norm = positions, inv_freq, output_norm
+        self.rope_axes = layer.self_attn.rope_axes
 
     def normed_input(self) -> torch.Tensor:
         if callable(self._normed):
@@ -218,7 +277,7 @@ class LayerProbe:
         normed = self._normed
         normed = (lambda: one(self.normed_input())) if callable(normed) else one(normed)
         return LayerProbe(
-            self._layer, normed, one(self._cos), one(self._sin), one(self.positions),
+            self._layer, normed, one(self._cos), one(self._sin), one(self.positions, dim=-1),
             self.inv_freq, self._output_norm, one(self._keys, dim=2),
         )  # fmt: skip
 
@@ -242,6 +301,18 @@ class LoopCounts:
         return sum(sum(rows) for rows in self.tokens_in)
 
 
+def next_positions(state: TokenState, lengths: list[int]) -> torch.Tensor:
+    """(B,) the RoPE position a decoded token takes after this sequence: one past its last
+    token's (positions grow along the sequence), or with 3-D positions one past the largest of
+    any axis (transformers' Qwen-VL decodes from max + 1; the three axes then move together)."""
+    positions = state.positions
+    if positions.dim() == 2:
+        last = torch.tensor(lengths, device=positions.device) - 1
+        return positions.gather(1, last[:, None])[:, 0] + 1
+    largest = positions.amax(dim=1).masked_fill(state.roles.to(positions.device) == PAD, -1)
+    return largest.amax(dim=1) + 1
+
+
 def _counts(state: TokenState) -> tuple[list[int], list[int]]:
     return state.lengths(), (state.roles == VISUAL).sum(dim=1).tolist()
 
@@ -255,7 +326,9 @@ class LlamaModel(nn.Module):
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.num_hidden_layers))
         self.norm = RMSNorm(config.hidden_size, config.rms_norm_eps)
-        self.rotary = Rotary(config.head_dim, config.rope_theta)
+        self.rotary = Rotary(config.head_dim, config.rope_theta, config.mrope_section)
+        for layer in self.layers:  # what the attention probe reports with the RoPE frequencies
+            layer.self_attn.rope_axes = self.rotary.axes
 
     def run_layers(
         self, state: TokenState, cache: KVCache | None = None, hooks: LayerHooks | None = None
@@ -268,7 +341,7 @@ class LlamaModel(nn.Module):
         hooks = hooks or LayerHooks()
         counts = LoopCounts()
         inv_freq = self.rotary.inv_freq
-        cos, sin = self.rotary(state.positions, state.hidden.dtype)
+        cos, sin = self.rotary.tables(state.positions, state.hidden.dtype)
         lengths, visual = _counts(state)
         for idx, layer in enumerate(self.layers):
             hidden_in = state.hidden
@@ -280,7 +353,7 @@ class LlamaModel(nn.Module):
             )  # fmt: skip
             if before is not state:
                 state = before
-                cos, sin = self.rotary(state.positions, state.hidden.dtype)
+                cos, sin = self.rotary.tables(state.positions, state.hidden.dtype)
                 lengths, visual = _counts(state)
             counts.tokens_in.append(lengths)
             counts.visual_in.append(visual)
@@ -291,13 +364,12 @@ class LlamaModel(nn.Module):
             hidden, normed, keys = layer(state.hidden, cos, sin, layer_cache, valid)
             state = state.with_hidden(hidden)
             if layer_cache is not None:
-                last = torch.tensor(lengths, device=state.positions.device) - 1
-                layer_cache.next_position = state.positions.gather(1, last[:, None])[:, 0] + 1
+                layer_cache.next_position = next_positions(state, lengths)
             probe = LayerProbe(layer, normed, cos, sin, state.positions, inv_freq, self.norm, keys)
             after = hooks.after_layer(idx, state, probe)
             if after is not state:
                 state = after
-                cos, sin = self.rotary(state.positions, state.hidden.dtype)
+                cos, sin = self.rotary.tables(state.positions, state.hidden.dtype)
                 lengths, visual = _counts(state)
             counts.visual_out.append(visual)
         return state, counts

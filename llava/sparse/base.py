@@ -23,6 +23,8 @@ from typing import Protocol
 
 import torch
 
+from llava.sparse.positions import pad_positions, renumber
+
 # Token roles. Visual tokens are the image's rows (and tokens merged from them); text is
 # everything after the image (question and the template's " ASSISTANT:"); system is everything
 # before it (BOS, system prompt, "USER: "). PAD fills a batch row up to the longest row.
@@ -31,11 +33,33 @@ MERGED = -1  # `origin` of a token that a method created (not a prompt token)
 
 
 @dataclass(frozen=True)
+class ImageLayout:
+    """Where an image's visual tokens lie, in prompt order: `cells[i]` = (grid, row, column) of
+    visual token i in `grids[grid]` = (rows, columns). LLaVA-1.5 and Qwen-VL have one grid;
+    LLaVA-NeXT two, the base image's and the tiles' (unpadded, with its image-newline rows as
+    one more column: `separator` marks them)."""
+
+    grids: tuple[tuple[int, int], ...]
+    cells: torch.Tensor  # (V, 3) long
+    separator: torch.Tensor  # (V,) bool: LLaVA-NeXT's image-newline rows
+
+    @staticmethod
+    def raster(rows: int, columns: int) -> ImageLayout:
+        """One rows x columns grid in raster order."""
+        grid = torch.arange(rows * columns)
+        cells = torch.stack((torch.zeros_like(grid), grid // columns, grid % columns), dim=1)
+        return ImageLayout(((rows, columns),), cells, torch.zeros(rows * columns, dtype=torch.bool))
+
+
+@dataclass(frozen=True)
 class TokenState:
     hidden: torch.Tensor  # (B, N, D)
-    positions: torch.Tensor  # (B, N) RoPE positions
+    positions: torch.Tensor  # (B, N) RoPE positions, or (B, 3, N) for multimodal RoPE (Qwen-VL)
     roles: torch.Tensor  # (B, N) SYSTEM / VISUAL / TEXT / PAD
     origin: torch.Tensor  # (B, N) index of the token in the original prompt, or MERGED
+    # The image's layout, on a one-sample state before any pruning (what `Pruner.start` sees);
+    # None without an image or once the sequence changed.
+    layout: ImageLayout | None = None
 
     @property
     def num_tokens(self) -> int:
@@ -70,7 +94,7 @@ class TokenState:
         """Keep the tokens at sequence indices `index` (N',), in that order."""
         return TokenState(
             hidden=self.hidden[:, index.to(self.hidden.device)],
-            positions=self.positions[:, index.to(self.positions.device)],
+            positions=self.positions[..., index.to(self.positions.device)],
             roles=self.roles[:, index.to(self.roles.device)],
             origin=self.origin[:, index.to(self.origin.device)],
         )
@@ -87,21 +111,24 @@ class TokenState:
         def splice(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
             return torch.cat((old[:, :at], new, old[:, at:]), dim=1)
 
+        def splice_last(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+            return torch.cat((old[..., :at], new, old[..., at:]), dim=-1)
+
         before = max(at - 1, 0)
-        new_positions = self.positions[:, before : before + 1].expand(batch, count)
+        new_positions = self.positions[..., before : before + 1]
+        new_positions = new_positions.expand(*new_positions.shape[:-1], count)
+        fill = torch.zeros(batch, count, dtype=self.roles.dtype, device=self.roles.device)
         return TokenState(
             hidden=splice(self.hidden, hidden.to(self.hidden.dtype)),
-            positions=splice(self.positions, new_positions),
-            roles=splice(
-                self.roles, torch.full_like(new_positions, VISUAL, dtype=self.roles.dtype)
-            ),
-            origin=splice(self.origin, torch.full_like(new_positions, MERGED)),
+            positions=splice_last(self.positions, new_positions),
+            roles=splice(self.roles, fill + VISUAL),
+            origin=splice(self.origin, torch.full_like(fill, MERGED, dtype=self.origin.dtype)),
         )
 
     def with_visual(self, rows: torch.Tensor, origin: torch.Tensor) -> TokenState:
         """Replace the visual tokens (one contiguous block, before any layer ran) by `rows`
         (1, M, D) whose prompt origins are `origin` (M,) (MERGED for made ones); positions are
-        renumbered 0..n-1, as for a prompt that simply had fewer image tokens."""
+        renumbered, as for a prompt that simply had fewer image tokens."""
         vis = self.visual_index()
         start, end = int(vis[0]), int(vis[-1]) + 1
         count = rows.shape[1]
@@ -112,19 +139,22 @@ class TokenState:
         visual_roles = torch.full(
             (1, count), VISUAL, dtype=self.roles.dtype, device=self.roles.device
         )
+        positions = self.positions
+        placeholders = positions.new_zeros(*positions.shape[:-1], count)  # renumbered below
         state = TokenState(
             hidden=splice(self.hidden, rows.to(self.hidden.device, self.hidden.dtype)),
-            positions=splice(self.positions, self.positions[:, :count]),
+            positions=torch.cat((positions[..., :start], placeholders, positions[..., end:]), -1),
             roles=splice(self.roles, visual_roles),
             origin=splice(self.origin, origin.to(self.origin.device)[None]),
         )
         return state.renumbered()
 
     def renumbered(self) -> TokenState:
-        """Positions 0..N-1 in sequence order (SparseVLM v1's policy after each prune)."""
-        n = self.num_tokens
-        positions = torch.arange(n, device=self.positions.device).expand(self.positions.shape[0], n)
-        return replace(self, positions=positions)
+        """The "renumber" policy (SparseVLM v1, PyramidDrop): 1-D positions become 0..N-1 in
+        sequence order; 3-D ones are compacted without moving image patches relative to each
+        other (`llava.sparse.positions`)."""
+        patch = (self.roles == VISUAL) & (self.origin != MERGED)
+        return replace(self, positions=renumber(self.positions, patch))
 
     # -- batches: right-padded rows ------------------------------------------------------------
 
@@ -139,7 +169,7 @@ class TokenState:
             return self
         return TokenState(
             self.hidden[r : r + 1, :n],
-            self.positions[r : r + 1, :n],
+            self.positions[r : r + 1, ..., :n],
             self.roles[r : r + 1, :n],
             self.origin[r : r + 1, :n],
         )
@@ -158,11 +188,13 @@ class TokenState:
             shape = (1, missing, *tensor.shape[2:])
             return torch.cat((tensor, tensor.new_full(shape, value)), dim=1)
 
+        def pad_last(positions: torch.Tensor) -> torch.Tensor:
+            missing = width - positions.shape[-1]
+            return torch.cat((positions, pad_positions(positions, missing)), dim=-1)
+
         return TokenState(
             hidden=torch.cat([pad(r.hidden, 0) for r in rows]),
-            positions=torch.cat(
-                [pad(r.positions, int(r.positions[0, -1]) + 1 if r.num_tokens else 0) for r in rows]
-            ),
+            positions=torch.cat([pad_last(r.positions) for r in rows]),
             roles=torch.cat([pad(r.roles, PAD) for r in rows]),
             origin=torch.cat([pad(r.origin, MERGED) for r in rows]),
         )
@@ -217,8 +249,11 @@ class AttentionProbe(Protocol):
     input norm, its query/key projections and RoPE at the current positions).
     """
 
-    positions: torch.Tensor  # (B, N) RoPE positions of the sequence
+    positions: torch.Tensor  # (B, N) RoPE positions of the sequence, or (B, 3, N)
     inv_freq: torch.Tensor  # (head_dim / 2,) RoPE frequencies of the decoder
+    # (head_dim / 2,) the position axis (time, height, width) each frequency rotates by, for
+    # multimodal RoPE (3-D positions); None for plain RoPE.
+    rope_axes: torch.Tensor | None
 
     def rows(self, rows: torch.Tensor) -> torch.Tensor:
         """(B, H, R, N) float32 post-softmax causal attention of the query tokens at sequence

@@ -139,14 +139,24 @@ def select_raters(state: TokenState) -> torch.Tensor:
 
 
 def rope_distance_weight(
-    query_pos: torch.Tensor, key_pos: torch.Tensor, inv_freq: torch.Tensor
+    query_pos: torch.Tensor,
+    key_pos: torch.Tensor,
+    inv_freq: torch.Tensor,
+    rope_axes: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """w(i, j) = (2 / sqrt(head_dim)) * sum_k cos((i - j) theta_k): the attention score of
     all-ones queries and keys at positions i and j, i.e. what RoPE alone contributes.
-    Clamped below at ROPE_WEIGHT_FLOOR * w(0) so that dividing by it stays finite."""
+    Clamped below at ROPE_WEIGHT_FLOOR * w(0) so that dividing by it stays finite.
+
+    Positions (R,) and (N,); with multimodal RoPE (3, R) and (3, N), frequency k rotating by the
+    distance on axis rope_axes[k] (the same rule on Qwen-VL's time, height and width axes)."""
     head_dim = 2 * inv_freq.shape[0]
-    distance = (query_pos[:, None] - key_pos[None, :]).float()  # (R, N)
-    weight = 2 * torch.cos(distance[..., None] * inv_freq).sum(-1) / head_dim**0.5
+    if rope_axes is None:
+        distance = (query_pos[:, None] - key_pos[None, :]).float()[..., None]  # (R, N, 1)
+    else:
+        by_axis = (query_pos[:, :, None] - key_pos[:, None, :]).float()  # (3, R, N)
+        distance = by_axis[rope_axes.to(by_axis.device)].permute(1, 2, 0)  # (R, N, hd / 2)
+    weight = 2 * torch.cos(distance * inv_freq).sum(-1) / head_dim**0.5
     return weight.clamp_min(ROPE_WEIGHT_FLOOR * head_dim**0.5)
 
 
@@ -242,7 +252,10 @@ class SparseVLMRun(PruningRun):
         if self.config.rope_correction:
             positions = state.positions[0].to(probs.device)
             probs = probs / rope_distance_weight(
-                positions[raters.to(probs.device)], positions, probe.inv_freq.to(probs.device)
+                positions[..., raters.to(probs.device)],
+                positions,
+                probe.inv_freq.to(probs.device),
+                probe.rope_axes,
             )
         block = probs[:, :, vis.to(probs.device)]  # (H, R, Nv)
         if self.config.head_fraction < 1:

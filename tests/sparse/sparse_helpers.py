@@ -80,11 +80,12 @@ class PromptOnlyRun(PruningRun):
         # gives exactly the attention rows of a prompt-only pass.
         prompt_probe = FunctionProbe(
             lambda rows: probe.rows(rows)[..., :n],
-            probe.positions[:, :n],
+            probe.positions[..., :n],
             probe.inv_freq,
             keys=probe.keys()[:, :, :n],
             output_norm=probe.output_norm,
         )
+        prompt_probe.rope_axes = probe.rope_axes
         result = hook(layer_idx, prompt, prompt_probe)
         if result is prompt:
             return state
