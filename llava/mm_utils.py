@@ -19,15 +19,23 @@ def expand2square(pil_img: Image.Image, background_color: tuple[int, ...]) -> Im
     return canvas
 
 
-def process_images(images: list[Image.Image], image_processor, model_cfg) -> torch.Tensor:
+def process_images(images: list[Image.Image], image_processor, model_cfg):
     """(B, 3, S, S) pixel values. `pad` fills with the processor's mean colour, as LLaVA does:
-    tuple(int(m * 255) for m in image_mean) = (122, 116, 104) for CLIP."""
+    tuple(int(m * 255) for m in image_mean) = (122, 116, 104) for CLIP. `anyres` (LLaVA-NeXT,
+    original checkpoints) gives each image's (1 + tiles, 3, S, S) crops, stacked when they all
+    have as many (LLaVA's return value; pass `image_sizes` to `generate` with them)."""
     aspect = getattr(model_cfg, "image_aspect_ratio", None)
+    if aspect == "anyres":
+        from llava.model.anyres import anyres_image
+
+        crops = [anyres_image(image, image_processor, model_cfg.anyres).pixels for image in images]
+        same = all(c.shape == crops[0].shape for c in crops)
+        return torch.stack(crops) if same else crops
     if aspect == "pad":
         fill = tuple(int(m * 255) for m in image_processor.image_mean)
         images = [expand2square(image, fill) for image in images]
     elif aspect not in (None, "square"):
-        raise ValueError(f"image_aspect_ratio {aspect!r} is not supported (pad, square)")
+        raise ValueError(f"image_aspect_ratio {aspect!r} is not supported (pad, square, anyres)")
     return image_processor(images, return_tensors="pt")["pixel_values"]
 
 

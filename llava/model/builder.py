@@ -13,7 +13,12 @@ import re
 from pathlib import Path
 
 import torch
-from transformers import CLIPImageProcessorPil, CLIPVisionConfig, CLIPVisionModel
+from transformers import (
+    CLIPImageProcessorPil,
+    CLIPVisionConfig,
+    CLIPVisionModel,
+    LlavaNextImageProcessorPil,
+)
 
 from llava.model.config import (
     LlavaConfig,
@@ -39,6 +44,7 @@ _HF_RENAMES = [
     (r"^vision_tower\.", _TOWER_PREFIX),
     (r"^multi_modal_projector\.linear_1\.", "model.mm_projector.0."),
     (r"^multi_modal_projector\.linear_2\.", "model.mm_projector.2."),
+    (r"^image_newline$", "model.image_newline"),
 ]
 
 
@@ -121,7 +127,9 @@ def _load_tower(config: LlavaConfig, model_path: Path) -> tuple[CLIPVisionModel,
     if config.vision_config is not None:  # llava-hf: weights come with the checkpoint
         # Built on the CPU (not meta): CLIP computes buffers such as position_ids at init.
         clip = CLIPVisionModel(CLIPVisionConfig(**config.vision_config))
-        return clip, CLIPImageProcessorPil.from_pretrained(str(model_path))
+        # LLaVA-NeXT's processor tiles the image itself; LLaVA-1.5's is CLIP's
+        processor = LlavaNextImageProcessorPil if config.anyres else CLIPImageProcessorPil
+        return clip, processor.from_pretrained(str(model_path))
     if not config.mm_vision_tower:
         raise ValueError(f"{model_path}/config.json has no mm_vision_tower")
     folder = _tower_folder(model_path, config.mm_vision_tower)

@@ -11,12 +11,15 @@ The format is decided from the file's contents, never from the folder's name.
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-CheckpointFormat = Literal["llava", "llava-hf", "llama"]
+from llava.model.anyres import AnyresConfig
+
+CheckpointFormat = Literal["llava", "llava-hf", "qwen-vl", "llama"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,12 @@ class LlavaConfig:
     mm_use_im_patch_token: bool = False
     vision_config: dict[str, Any] | None = None  # llava-hf only: the CLIP vision config
     context_len: int = 2048  # LLaVA reports `max_sequence_length` when present, else 2048
+    anyres: AnyresConfig | None = None  # LLaVA-NeXT: image_aspect_ratio "anyres"
+    image_token_id: int | None = None  # llava-hf: the image placeholder's id in the vocabulary
+
+    @property
+    def family(self) -> str:
+        return "llava-next" if self.anyres is not None else "llava-1.5"
 
 
 def read_config_json(folder: str | Path) -> dict[str, Any]:
@@ -74,6 +83,8 @@ def read_config_json(folder: str | Path) -> dict[str, Any]:
 def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> CheckpointFormat:
     """Which checkpoint format a parsed config.json describes."""
     architectures = raw.get("architectures") or []
+    if raw.get("model_type") in QWEN_VL_TYPES:
+        return "qwen-vl"
     if "text_config" in raw and "vision_config" in raw:
         return "llava-hf"
     if (
@@ -85,8 +96,9 @@ def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> Che
     if raw.get("model_type") == "llama" or "LlamaForCausalLM" in architectures:
         return "llama"
     raise ValueError(
-        f"{where}: not a LLaVA-1.5 checkpoint (expected mm_* keys of the original LLaVA format, "
-        f"or text_config/vision_config of llava-hf); model_type={raw.get('model_type')!r}, "
+        f"{where}: not a LLaVA-1.5 / LLaVA-NeXT / Qwen-VL checkpoint (expected mm_* keys of the "
+        "original LLaVA format, text_config/vision_config of llava-hf, or model_type "
+        f"qwen2_vl / qwen2_5_vl); model_type={raw.get('model_type')!r}, "
         f"architectures={architectures}"
     )
 
@@ -95,6 +107,7 @@ def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> Che
 # LLaVA's own "llava_mistral" is a Mistral decoder).
 MISTRAL_TYPES = ("mistral", "llava_mistral")
 QWEN2_TYPES = ("qwen2", "qwen2_vl", "qwen2_5_vl", "qwen2_vl_text", "qwen2_5_vl_text")
+QWEN_VL_TYPES = ("qwen2_vl", "qwen2_5_vl")
 MISTRAL_DEFAULT_WINDOW = 4096  # transformers' MistralConfig default when the key is absent
 
 
@@ -167,10 +180,57 @@ def llava_config_from_dict(
         ) from err
 
 
+def complete_sub_config(sub: dict[str, Any], default_type: str) -> dict[str, Any]:
+    """A nested config as transformers reads it: llava-hf's hub configs list only what differs
+    from the defaults of the sub-model's config class (`model_type`), which fill the rest."""
+    from transformers import AutoConfig
+
+    model_type = sub.get("model_type", default_type)
+    fields = {k: v for k, v in sub.items() if k != "model_type"}
+    return {**AutoConfig.for_model(model_type, **fields).to_dict(), **sub}
+
+
+def _original_decoder_type(raw: dict[str, Any]) -> str:
+    """LLaVA's own model types: "llava" / "llava_llama" are LLaMA, "llava_mistral" Mistral."""
+    if raw.get("model_type") == "llava_mistral" or "LlavaMistralForCausalLM" in (
+        raw.get("architectures") or []
+    ):
+        return "llava_mistral"
+    return "llama"
+
+
+def _original_anyres(raw: dict[str, Any]) -> AnyresConfig | None:
+    """LLaVA-NeXT in LLaVA's format: image_aspect_ratio "anyres", "spatial_unpad" merging, grid
+    pinpoints as (width, height) pairs (a list, or its Python text as some configs hold it)."""
+    if raw.get("image_aspect_ratio") != "anyres":
+        return None
+    merge = raw.get("mm_patch_merge_type", "flat")
+    if merge != "spatial_unpad":
+        raise ValueError(
+            f"mm_patch_merge_type {merge!r} with anyres images is not supported (spatial_unpad)"
+        )
+    pinpoints = raw.get("image_grid_pinpoints")
+    if isinstance(pinpoints, str):
+        pinpoints = ast.literal_eval(pinpoints)  # as LLaVA reads it: literals only
+    if not pinpoints:
+        raise ValueError("image_aspect_ratio anyres needs image_grid_pinpoints")
+    return AnyresConfig(tuple((int(w), int(h)) for w, h in pinpoints), unpad_rounding=False)
+
+
+def _hf_anyres(raw: dict[str, Any]) -> AnyresConfig | None:
+    """llava-hf's LLaVA-NeXT: pinpoints are (height, width) pairs; unpadding rounds."""
+    if raw.get("model_type") != "llava_next":
+        return None
+    pinpoints = raw.get("image_grid_pinpoints") or [[336, 672], [672, 336], [672, 672],
+                                                    [1008, 336], [336, 1008]]  # fmt: skip
+    return AnyresConfig(tuple((int(w), int(h)) for h, w in pinpoints), unpad_rounding=True)
+
+
 def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
     if fmt == "llava":
+        anyres = _original_anyres(raw)
         return LlavaConfig(
-            text=llama_config_from_dict(raw),
+            text=llama_config_from_dict(raw, _original_decoder_type(raw)),
             mm_vision_tower=raw.get("mm_vision_tower"),
             mm_hidden_size=raw["mm_hidden_size"],
             mm_projector_type=raw.get("mm_projector_type", "linear"),
@@ -180,6 +240,7 @@ def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
             mm_use_im_start_end=raw.get("mm_use_im_start_end", False),
             mm_use_im_patch_token=raw.get("mm_use_im_patch_token", False),
             context_len=raw.get("max_sequence_length", 2048),
+            anyres=anyres,
         )
     if fmt == "llava-hf":
         vision = raw["vision_config"]
@@ -188,16 +249,22 @@ def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
             raise ValueError("vision_feature_layer as a list of layers is not supported")
         if raw.get("projector_hidden_act", "gelu") != "gelu":
             raise ValueError(f"projector_hidden_act {raw['projector_hidden_act']!r} not supported")
+        if not raw.get("multimodal_projector_bias", True):
+            raise ValueError("multimodal_projector_bias false is not supported")
         strategy = raw.get("vision_feature_select_strategy", "default")
+        anyres = _hf_anyres(raw)
         return LlavaConfig(
-            text=llama_config_from_dict(raw["text_config"]),
+            text=llama_config_from_dict(complete_sub_config(raw["text_config"], "llama")),
             mm_vision_tower=None,
             mm_hidden_size=vision["hidden_size"],
             mm_projector_type="mlp2x_gelu",
             mm_vision_select_layer=layer,
             mm_vision_select_feature="patch" if strategy == "default" else "cls_patch",
-            image_aspect_ratio="pad",  # how LLaVA-1.5 was trained and evaluated
+            # LLaVA-1.5 was trained and evaluated on padded square images
+            image_aspect_ratio="anyres" if anyres else "pad",
             vision_config=vision,
             context_len=raw["text_config"].get("max_sequence_length", 2048),
+            anyres=anyres,
+            image_token_id=raw.get("image_token_index", raw.get("image_token_id")),
         )
     raise ValueError(f"a {fmt!r} checkpoint has no vision side; it can only be a --model-base")

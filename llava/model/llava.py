@@ -1,7 +1,16 @@
-"""LLaVA-1.5: CLIP tower -> projector -> spliced in at the image placeholder -> LLaMA -> lm_head.
+"""LLaVA-1.5 and LLaVA-NeXT: CLIP tower -> projector -> spliced in at the image placeholder ->
+decoder (LLaMA or Mistral) -> lm_head.
 
-Module names follow LLaVA's (`model.mm_projector`, `model.vision_tower.vision_tower`, `lm_head`),
-so an original checkpoint's state dict loads as is.
+LLaVA-NeXT ("anyres") encodes the whole image and the tiles of a grid chosen for its size, and
+splices in the whole image's rows, then the tiles' rows as one unpadded grid with a learned
+image-newline row after each grid row (`llava.model.anyres`). The image-newline rows are visual
+tokens (role VISUAL) of their own kind: they belong to the image's span, so pruning methods score
+and may drop them like the image's other rows (as the published LLaVA-NeXT ports of FastV,
+PyramidDrop and SparseVLM treat the image span), the dense count includes them, and the layout
+marks them (`ImageLayout.separator`) so that accounting can report them apart.
+
+Module names follow LLaVA's (`model.mm_projector`, `model.vision_tower.vision_tower`,
+`model.image_newline`, `lm_head`), so an original checkpoint's state dict loads as is.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ import torch
 from torch import nn
 
 from llava.constants import IMAGE_TOKEN_INDEX
+from llava.model.anyres import AnyresImage, pack_anyres, tile_grid
 from llava.model.config import LlavaConfig
 from llava.model.llama import LlamaModel
 from llava.model.projector import build_projector
@@ -18,6 +28,7 @@ from llava.sparse.base import (
     SYSTEM,
     TEXT,
     VISUAL,
+    ImageLayout,
     NoPruning,
     PrefillStats,
     Pruner,
@@ -34,6 +45,8 @@ class LlavaLlamaModel(LlamaModel):
             config.mm_projector_type, config.mm_hidden_size, config.text.hidden_size
         )
         self.vision_tower = vision_tower
+        if config.anyres is not None:
+            self.image_newline = nn.Parameter(torch.empty(config.text.hidden_size))
 
 
 class LlavaLlamaForCausalLM(nn.Module):
@@ -76,35 +89,81 @@ class LlavaLlamaForCausalLM(nn.Module):
     def prepare_samples(
         self,
         input_ids: torch.Tensor | list[torch.Tensor],
-        images: torch.Tensor | list[torch.Tensor | None] | None = None,
+        images: torch.Tensor | list | None = None,
         vision_request: VisionRequest | None = None,
     ) -> list[tuple[TokenState, VisionExtras | None]]:
         """Each sample's layer-0 input: word embeddings with its image rows spliced in at its
         placeholder, and (if `vision_request` asks) what the vision tower saw of that image.
 
         input_ids: (B, L) or a list of (L_i,) prompts, each with at most one IMAGE_TOKEN_INDEX
-        (anywhere); images: one (3, H, W) per prompt with a placeholder, as a (B, 3, H, W)
-        tensor, or a list with None for prompts without one. Roles: before the image SYSTEM, the
-        image VISUAL, after it TEXT (all TEXT without an image).
+        (anywhere); images: one per prompt with a placeholder (a (3, H, W) tensor, LLaVA-NeXT an
+        `AnyresImage`), as a (B, 3, H, W) tensor or a list with None for prompts without one.
+        Roles: before the image SYSTEM, the image VISUAL, after it TEXT (all TEXT without one).
         """
         prompts = list(input_ids) if isinstance(input_ids, list) else list(self._rows(input_ids))
         pixels = self._pixels_per_prompt(prompts, images)
         with_image = [i for i, p in enumerate(pixels) if p is not None]
-        rows: list = [None] * len(prompts)
-        extras: list = [None] * len(prompts)
+        encoded: dict[int, tuple[torch.Tensor, ImageLayout | None, VisionExtras | None]] = {}
         if with_image:
-            stacked = torch.stack([pixels[i] for i in with_image])
-            if vision_request is None:
-                encoded = self.encode_images(stacked)
-                for n, i in enumerate(with_image):
-                    rows[i] = encoded[n : n + 1]
-            else:
-                seen = self._tower().with_extras(stacked, vision_request)
-                encoded = self.project(seen.patch_features)
-                for n, i in enumerate(with_image):
-                    rows[i] = encoded[n : n + 1]
-                    extras[i] = seen.sample(n, self.project)
-        return [(self._splice(ids, rows[i]), extras[i]) for i, ids in enumerate(prompts)]
+            encode = self._encode_anyres if self.config.anyres else self._encode_square
+            images_in = [pixels[i] for i in with_image]
+            encoded = dict(zip(with_image, encode(images_in, vision_request), strict=True))
+        samples = []
+        for i, ids in enumerate(prompts):
+            rows, layout, extras = encoded.get(i, (None, None, None))
+            samples.append((self._splice(ids, rows, layout), extras))
+        return samples
+
+    def _encode_square(self, pixels: list[torch.Tensor], request: VisionRequest | None):
+        """LLaVA-1.5: one crop per image, its patches' rows in raster order."""
+        tower, stacked = self._tower(), torch.stack(pixels)
+        layout = None
+        if tower.select_feature == "patch":
+            layout = ImageLayout.raster(tower.patches_per_side, tower.patches_per_side)
+        if request is None:
+            encoded = self.encode_images(stacked)
+            return [(encoded[n : n + 1], layout, None) for n in range(len(pixels))]
+        seen = tower.with_extras(stacked, request)
+        encoded = self.project(seen.patch_features)
+        return [
+            (encoded[n : n + 1], layout, seen.sample(n, self.project)) for n in range(len(pixels))
+        ]
+
+    def _encode_anyres(self, images: list[AnyresImage], request: VisionRequest | None):
+        """LLaVA-NeXT: every image's crops through the tower at once, then each image's rows
+        packed (whole image, unpadded tiles, image-newline rows)."""
+        tower, anyres = self._tower(), self.config.anyres
+        if not all(isinstance(image, AnyresImage) for image in images):
+            raise ValueError(
+                "LLaVA-NeXT takes each image with its size: pass AnyresImage objects "
+                "(llava.model.anyres), or image_sizes to generate()"
+            )
+        grids = [tile_grid(image.size, anyres, tower.image_size) for image in images]
+        for image, (rows, columns) in zip(images, grids, strict=True):
+            if image.pixels.shape[0] != 1 + rows * columns:
+                raise ValueError(
+                    f"an image of {image.size[0]} x {image.size[1]} pixels takes the whole image "
+                    f"and {rows} x {columns} tiles, but {image.pixels.shape[0]} crops were given "
+                    "(preprocess it with this checkpoint's image processor)"
+                )
+        crops = torch.cat([image.pixels for image in images])
+        seen = None
+        if request is None:
+            features = self.encode_images(crops)
+        else:
+            seen = tower.with_extras(crops, request)
+            features = self.project(seen.patch_features)
+        out, start = [], 0
+        for image, grid in zip(images, grids, strict=True):
+            count = image.pixels.shape[0]
+            rows, layout = pack_anyres(
+                features[start : start + count], grid, image.size,
+                self.model.image_newline, anyres.unpad_rounding,
+            )  # fmt: skip
+            extras = None if seen is None else seen.sample(start, self.project, count, grid)
+            out.append((rows[None], layout, extras))
+            start += count
+        return out
 
     def prepare_state(
         self, input_ids: torch.Tensor, images: torch.Tensor | None = None
@@ -142,7 +201,9 @@ class LlavaLlamaForCausalLM(nn.Module):
                 )
         return images
 
-    def _splice(self, ids: torch.Tensor, image_rows: torch.Tensor | None) -> TokenState:
+    def _splice(
+        self, ids: torch.Tensor, image_rows: torch.Tensor | None, layout: ImageLayout | None
+    ) -> TokenState:
         embed = self.model.embed_tokens
         ids = ids.to(embed.weight.device)
         if image_rows is None:
@@ -169,7 +230,7 @@ class LlavaLlamaForCausalLM(nn.Module):
             )
         n = hidden.shape[1]
         origin = torch.arange(n, device=hidden.device)[None]
-        return TokenState(hidden, origin, roles.to(hidden.device, torch.int8), origin)
+        return TokenState(hidden, origin, roles.to(hidden.device, torch.int8), origin, layout)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.lm_head(self.model.norm(hidden))
@@ -201,4 +262,9 @@ class LlavaLlamaForCausalLM(nn.Module):
         from llava.generate import generate, generation_options
 
         options = generation_options(**kwargs)
+        if self.config.anyres is not None and image_sizes is not None:
+            images = [
+                AnyresImage(pixels, tuple(size))
+                for pixels, size in zip(images, image_sizes, strict=True)
+            ]
         return generate(self, inputs, images, self.pruner, options).tokens

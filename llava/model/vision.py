@@ -21,11 +21,22 @@ class TowerSight:
     cls_attention: torch.Tensor | None  # (B, H, 1 + V)
     keys: torch.Tensor | None  # (B, H, 1 + V, head_dim)
 
-    def sample(self, n: int, project: Callable[[torch.Tensor], torch.Tensor]) -> VisionExtras:
-        def one(tensor: torch.Tensor | None) -> torch.Tensor | None:
-            return None if tensor is None else tensor[n : n + 1]
+    def sample(
+        self,
+        n: int,
+        project: Callable[[torch.Tensor], torch.Tensor],
+        crops: int = 1,
+        tile_grid: tuple[int, int] | None = None,
+    ) -> VisionExtras:
+        """What the tower saw of images n .. n + crops - 1: one image, or one LLaVA-NeXT image's
+        crops (the whole image, then its tiles on a `tile_grid` of (rows, columns))."""
 
-        return VisionExtras(one(self.features), project, one(self.cls_attention), one(self.keys))
+        def part(tensor: torch.Tensor | None) -> torch.Tensor | None:
+            return None if tensor is None else tensor[n : n + crops]
+
+        return VisionExtras(
+            part(self.features), project, part(self.cls_attention), part(self.keys), tile_grid
+        )
 
 
 class CLIPVisionTower(nn.Module):
@@ -44,8 +55,16 @@ class CLIPVisionTower(nn.Module):
 
     @property
     def num_patches(self) -> int:
+        return self.patches_per_side**2
+
+    @property
+    def patches_per_side(self) -> int:
         cfg = self.vision_tower.config
-        return (cfg.image_size // cfg.patch_size) ** 2
+        return cfg.image_size // cfg.patch_size
+
+    @property
+    def image_size(self) -> int:
+        return self.vision_tower.config.image_size
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self._select(self._hidden_states(images)[self.select_layer])

@@ -232,13 +232,16 @@ class VisionRequest:
 
 @dataclass(frozen=True)
 class VisionExtras:
-    """The vision tower's view of one image, for `before_llm`. Token 0 is CLS, then the patches
-    in raster order (the state's visual tokens are the projected patches)."""
+    """The vision tower's view of one image, for `before_llm`: per crop, token 0 is CLS, then
+    the patches in raster order. LLaVA-1.5 has one crop (the state's visual tokens are its
+    projected patches); LLaVA-NeXT the whole image then the tiles of a `tile_grid` (rows,
+    columns), whose state rows are the whole image's patches and the tiles' unpadded grid."""
 
-    features: torch.Tensor  # (1, 1 + V, C) hidden state of the selected layer, CLS included
-    project: Callable[[torch.Tensor], torch.Tensor]  # (1, M, C) features -> (1, M, D) rows
-    cls_attention: torch.Tensor | None = None  # (1, H, 1 + V) softmax row of the CLS query
-    keys: torch.Tensor | None = None  # (1, H, 1 + V, head_dim) keys of the selected layer
+    features: torch.Tensor  # (C, 1 + P, F) hidden state of the selected layer, CLS included
+    project: Callable[[torch.Tensor], torch.Tensor]  # (1, M, F) features -> (1, M, D) rows
+    cls_attention: torch.Tensor | None = None  # (C, H, 1 + P) softmax row of the CLS query
+    keys: torch.Tensor | None = None  # (C, H, 1 + P, head_dim) keys of the selected layer
+    tile_grid: tuple[int, int] | None = None  # LLaVA-NeXT: the tiles after the whole image
 
 
 class AttentionProbe(Protocol):

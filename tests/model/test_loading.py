@@ -75,7 +75,12 @@ def test_detect_format_from_contents() -> None:
     assert detect_format({"model_type": "llava_llama", "mm_hidden_size": 1024}) == "llava"
     assert detect_format({"architectures": ["LlavaLlamaForCausalLM"]}) == "llava"
     assert detect_format({"model_type": "llama"}) == "llama"
-    with pytest.raises(ValueError, match=r"x/config.json: not a LLaVA-1.5 checkpoint.*'bert'"):
+    assert detect_format({"model_type": "llava_next", "text_config": {}, "vision_config": {}}) == (
+        "llava-hf"
+    )
+    for qwen in ("qwen2_vl", "qwen2_5_vl"):
+        assert detect_format({"model_type": qwen, "vision_config": {}}) == "qwen-vl"
+    with pytest.raises(ValueError, match=r"x/config.json: not a LLaVA-1.5 .*checkpoint.*'bert'"):
         detect_format({"model_type": "bert"}, "x/config.json")
 
 

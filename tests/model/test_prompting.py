@@ -31,13 +31,29 @@ LLAVA_V1 = (
     "What is shown?\nAnswer the question using a single word or phrase. ASSISTANT:"
 )
 QUESTION = "What is shown?\nAnswer the question using a single word or phrase."
+MISTRAL_INSTRUCT = (
+    "[INST] <image>\nWhat is shown?\nAnswer the question using a single word or phrase. [/INST]"
+)
+CHATML_DIRECT = (
+    "<|im_start|>system\nAnswer the questions.<|im_end|><|im_start|>user\n<image>\n"
+    "What is shown?\nAnswer the question using a single word or phrase.<|im_end|>"
+    "<|im_start|>assistant\n"
+)
 CLIP_FILL = (122, 116, 104)
 
 
 # --- conversation templates -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("mode", "expected"), [("vicuna_v1", VICUNA_V1), ("llava_v1", LLAVA_V1)])
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        ("vicuna_v1", VICUNA_V1),
+        ("llava_v1", LLAVA_V1),
+        ("mistral_instruct", MISTRAL_INSTRUCT),  # LLaVA-NeXT's Mistral checkpoint
+        ("chatml_direct", CHATML_DIRECT),  # LLaVA-NeXT 34B
+    ],
+)
 def test_eval_prompt_byte_exact(mode: str, expected: str) -> None:
     assert build_prompt(QUESTION, mode) == expected
     # the way LLaVA's scripts build it
@@ -65,6 +81,18 @@ def test_multi_turn_separators() -> None:
     )
 
 
+def test_llama_2_style_turns() -> None:
+    """SeparatorStyle.LLAMA_2: "[INST] ... [/INST]" per user turn, " answer </s>" per assistant
+    turn; a system text goes in <<SYS>> tags at the start of the first user turn."""
+    conv = get_conv_template("mistral_instruct")
+    for role, message in (("USER", "Hi"), ("ASSISTANT", "Hello."), ("USER", "Bye")):
+        conv.append_message(role, message)
+    conv.append_message("ASSISTANT", None)
+    assert conv.get_prompt() == "[INST] Hi [/INST] Hello. </s>[INST] Bye [/INST]"
+    conv.system = "Be brief."
+    assert conv.get_prompt().startswith("[INST] <<SYS>>\nBe brief.\n<</SYS>>\n\nHi [/INST]")
+
+
 def test_templates_are_copied() -> None:
     conv = get_conv_template("vicuna_v1")
     conv.append_message("USER", "changed")
@@ -76,7 +104,7 @@ def test_unknown_conv_mode() -> None:
     with pytest.raises(ValueError, match=r"unknown --conv-mode 'vicuna_v2'.*llava_v1"):
         get_conv_template("vicuna_v2")
     with pytest.raises(ValueError, match="unknown --conv-mode"):
-        build_prompt(QUESTION, "mistral_instruct")
+        build_prompt(QUESTION, "llama_2")
 
 
 # --- images -----------------------------------------------------------------------------------
@@ -163,8 +191,8 @@ def test_process_images_pad_vs_square() -> None:
     assert torch.allclose(padded[0, :, 0, 0], fill, atol=1e-5)
     assert torch.allclose(padded[0, :, 28, 28], image_colour, atol=1e-5)
     assert torch.allclose(square[0, :, 0, 0], image_colour, atol=1e-5)
-    with pytest.raises(ValueError, match="anyres"):
-        process_images([image], processor, _Config("anyres"))
+    with pytest.raises(ValueError, match="anyres_max_9.*not supported"):
+        process_images([image], processor, _Config("anyres_max_9"))
 
 
 # --- tokenizer_image_token --------------------------------------------------------------------
