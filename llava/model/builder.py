@@ -1,10 +1,15 @@
-"""`load_pretrained_model()`, with LLaVA's signature and return value, for both checkpoint formats.
+"""`load_pretrained_model()`, with LLaVA's signature and return value, for every checkpoint format
+(decided from config.json, never from the folder's name).
 
-- original LLaVA (`liuhaotian/llava-v1.5-7b`): decoder + projector weights in the folder, the CLIP
-  tower from `mm_vision_tower` (a folder, resolved against the checkpoint folder first, or a hub
-  id already in the local cache); with `model_base`, a projector-only checkpoint
-  (`mm_projector.bin`) on top of the base LLM's weights;
-- llava-hf (`LlavaForConditionalGeneration`): everything in the folder, keys renamed to LLaVA's.
+- original LLaVA (`liuhaotian/llava-v1.5-7b`, `llava-v1.6-vicuna-7b`, `llava-v1.6-mistral-7b`):
+  decoder + projector (+ image newline) weights in the folder, the CLIP tower from
+  `mm_vision_tower` (a folder, resolved against the checkpoint folder first, or a hub id already
+  in the local cache), overridden by a fine-tuned copy in the checkpoint (LLaVA-NeXT); with
+  `model_base`, a projector-only checkpoint (`mm_projector.bin`) on top of the base LLM's weights;
+- llava-hf (`LlavaForConditionalGeneration`, `LlavaNextForConditionalGeneration`): everything in
+  the folder, keys renamed to LLaVA's;
+- Qwen2-VL / Qwen2.5-VL (transformers' `Qwen2VLForConditionalGeneration`,
+  `Qwen2_5_VLForConditionalGeneration`): `llava.model.qwen_vl`.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from llava.model.config import (
     LlavaConfig,
     detect_format,
     llava_config_from_dict,
+    qwen_config_from_dict,
     read_config_json,
 )
 from llava.model.llava import LlavaLlamaForCausalLM
+from llava.model.qwen_vl import QwenVLForCausalLM, qwen_keys, vision_transformer
 from llava.model.tokenizer import load_tokenizer
 from llava.model.vision import CLIPVisionTower
 from llava.model.weights import check_state_dict, read_file, read_state_dict
@@ -197,6 +204,12 @@ def load_pretrained_model(
         model_base = str(resolve_model_path(model_base, "--model-base"))
     raw = read_config_json(path)
     fmt = detect_format(raw, path / "config.json")
+    if fmt == "qwen-vl":
+        if model_base is not None:
+            raise ValueError("--model-base does not apply to Qwen-VL checkpoints")
+        model, image_processor, context_len = _load_qwen_vl(path, raw, dtype)
+        model = _place(model, device, device_map)
+        return load_tokenizer(path), model, image_processor, context_len
     config = llava_config_from_dict(raw, fmt, path / "config.json")
     if config.mm_use_im_start_end or config.mm_use_im_patch_token:
         raise ValueError(
@@ -228,18 +241,45 @@ def load_pretrained_model(
     return tokenizer, model, image_processor, config.context_len
 
 
+def _load_qwen_vl(path: Path, raw: dict, dtype: torch.dtype):
+    """A transformers Qwen2-VL / Qwen2.5-VL checkpoint: our decoder, their vision transformer,
+    the checkpoint's PIL image processor."""
+    from transformers import Qwen2VLImageProcessorPil
+
+    config = qwen_config_from_dict(raw, path / "config.json")
+    visual = vision_transformer(config)
+    with torch.device("meta"):
+        model = QwenVLForCausalLM(config)
+    model.model.visual = visual
+    state = qwen_keys(read_state_dict(path))
+    if config.text.tie_word_embeddings and "lm_head.weight" not in state:
+        state["lm_head.weight"] = state.get("model.embed_tokens.weight")
+    expected = {k: v.shape for k, v in model.state_dict().items()}
+    state = check_state_dict(state, expected, str(path))
+    model.load_state_dict(state, strict=False, assign=True)
+    processor = Qwen2VLImageProcessorPil.from_pretrained(str(path))
+    return model.to(dtype).eval(), processor, config.context_len
+
+
 def _has_tokenizer(folder: Path) -> bool:
     return (folder / "tokenizer.model").is_file() or (folder / "tokenizer.json").is_file()
 
 
-def _place(model: LlavaLlamaForCausalLM, device: str, device_map) -> LlavaLlamaForCausalLM:
+def _place(model, device: str, device_map):
     """One device, or layers spread over several GPUs with accelerate (`device_map="auto"`)."""
     multi_gpu = str(device) == "cuda" and torch.cuda.device_count() > 1
     if device_map == "auto" and multi_gpu:
         from accelerate import dispatch_model, infer_auto_device_map
 
         plan = infer_auto_device_map(
-            model, no_split_module_classes=["DecoderLayer", "CLIPEncoderLayer"], dtype=model.dtype
+            model,
+            no_split_module_classes=[
+                "DecoderLayer",
+                "CLIPEncoderLayer",
+                "Qwen2VLVisionBlock",
+                "Qwen2_5_VLVisionBlock",
+            ],
+            dtype=model.dtype,
         )
         return dispatch_model(model, plan)
     if isinstance(device_map, dict) and device_map and set(device_map) != {""}:

@@ -67,6 +67,45 @@ class LlavaConfig:
         return "llava-next" if self.anyres is not None else "llava-1.5"
 
 
+@dataclass(frozen=True)
+class QwenVLConfig:
+    """Qwen2-VL / Qwen2.5-VL (transformers' `Qwen2VLForConditionalGeneration` /
+    `Qwen2_5_VLForConditionalGeneration`): a Qwen2 decoder with multimodal RoPE and a vision
+    transformer whose patch merger projects 2 x 2 patches into one decoder row."""
+
+    text: LlamaConfig
+    version: str  # "qwen2_vl" or "qwen2_5_vl"
+    vision_config: dict[str, Any]
+    image_token_id: int  # <|image_pad|>
+    spatial_merge_size: int = 2
+    context_len: int = 32768
+    family: str = "qwen-vl"
+
+
+def qwen_config_from_dict(raw: dict[str, Any], where: str | Path = "config.json") -> QwenVLConfig:
+    """Both layouts: transformers 5 nests the decoder's fields under text_config, the hub's
+    Qwen checkpoints keep them at the top level (with `rope_scaling` holding mrope_section)."""
+    try:
+        text = {**raw, **(raw.get("text_config") or {})}
+        text["tie_word_embeddings"] = raw.get(
+            "tie_word_embeddings", text.get("tie_word_embeddings", False)
+        )
+        config = llama_config_from_dict(text, raw["model_type"])
+        vision = raw["vision_config"]
+    except KeyError as err:
+        raise ValueError(f"{where} has no {err.args[0]!r} field, which Qwen-VL needs") from err
+    if config.mrope_section is None:
+        raise ValueError(f"{where}: a Qwen-VL config without mrope_section (rope_scaling)")
+    return QwenVLConfig(
+        text=config,
+        version=raw["model_type"],
+        vision_config=vision,
+        image_token_id=raw.get("image_token_id", 151655),
+        spatial_merge_size=vision.get("spatial_merge_size", 2),
+        context_len=text.get("max_position_embeddings", 32768),
+    )
+
+
 def read_config_json(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / "config.json"
     if not path.is_file():

@@ -16,10 +16,15 @@ from transformers import LlavaNextImageProcessorPil
 
 from llava.mm_utils import process_images
 from llava.model.anyres import AnyresImage, anyres_image
+from llava.model.qwen_vl import QwenImage, qwen_image
 
 
-def image_input(image: Image.Image, image_processor, config) -> torch.Tensor | AnyresImage:
+def image_input(
+    image: Image.Image, image_processor, config
+) -> torch.Tensor | AnyresImage | QwenImage:
     """`image` (RGB) prepared for a model of `config` with its checkpoint's `image_processor`."""
+    if getattr(config, "family", None) == "qwen-vl":
+        return qwen_image(image, image_processor)
     anyres = getattr(config, "anyres", None)
     if anyres is None:
         return process_images([image], image_processor, config)[0]

@@ -101,6 +101,7 @@ class HFTokenizersTokenizer(_Tokenizer):
     def __init__(self, folder: Path, model_max_length: int = 2048) -> None:
         self.tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
         names = _special_token_names(folder)
+        # None where the vocabulary has no such token (Qwen has no BOS and no UNK)
         self.bos_token_id = self.tok.token_to_id(names.get("bos_token", "<s>"))
         self.eos_token_id = self.tok.token_to_id(names.get("eos_token", "</s>"))
         self.unk_token_id = self.tok.token_to_id(names.get("unk_token", "<unk>"))
@@ -110,6 +111,8 @@ class HFTokenizersTokenizer(_Tokenizer):
 
     def encode(self, text: str, add_bos: bool = True) -> list[int]:
         ids = self.tok.encode(text, add_special_tokens=True).ids
+        if self.bos_token_id is None:  # Qwen: no BOS at all
+            return ids
         if ids[:1] != [self.bos_token_id] and add_bos:
             ids = [self.bos_token_id] + ids
         elif ids[:1] == [self.bos_token_id] and not add_bos:
