@@ -13,7 +13,7 @@ import torch
 
 from llava.model.cache import KVCache
 from llava.model.llama import LoopCounts
-from llava.model.llava import LlavaLlamaForCausalLM
+from llava.model.multimodal import MultimodalCausalLM
 from llava.sparse.base import VISUAL, NoPruning, PerSampleRuns, PrefillStats, Pruner, TokenState
 
 
@@ -70,7 +70,7 @@ def _synchronize(device: torch.device) -> None:
 
 
 def run_prefill(
-    model: LlavaLlamaForCausalLM,
+    model: MultimodalCausalLM,
     input_ids: torch.Tensor | list[torch.Tensor],
     images,
     pruner: Pruner | None,
@@ -84,7 +84,8 @@ def run_prefill(
     states, runs, references = [], [], []
     for state, vision in model.prepare_samples(input_ids, images, pruner.vision_request):
         run = pruner.start(state, depth)
-        references.append((int((state.roles == VISUAL).sum()), state.num_tokens))
+        newlines = 0 if state.layout is None else int(state.layout.separator.sum())
+        references.append((int((state.roles == VISUAL).sum()), state.num_tokens, newlines))
         pruned = run.before_llm(state, vision)
         states.append(pruned)
         runs.append(run)
@@ -97,8 +98,9 @@ def run_prefill(
             records=run.records,
             image_tokens=image_tokens,
             dense_prompt_tokens=prompt_tokens,
+            image_newline_tokens=newlines,
         )
-        for row, (run, (image_tokens, prompt_tokens)) in enumerate(
+        for row, (run, (image_tokens, prompt_tokens, newlines)) in enumerate(
             zip(runs, references, strict=True)
         )
     ]
@@ -113,7 +115,7 @@ def last_hidden(state: TokenState) -> torch.Tensor:
 
 @torch.inference_mode()
 def prefill(
-    model: LlavaLlamaForCausalLM,
+    model: MultimodalCausalLM,
     input_ids: torch.Tensor | list[torch.Tensor],
     images,
     pruner: Pruner | None = None,
@@ -133,7 +135,7 @@ def _prefill(model, input_ids, images, pruner):
 
 @torch.inference_mode()
 def decode_one_token(
-    model: LlavaLlamaForCausalLM, token: torch.Tensor, cache: KVCache
+    model: MultimodalCausalLM, token: torch.Tensor, cache: KVCache
 ) -> torch.Tensor:
     """token (B,) -> next-token logits (B, vocab), appending to every layer's cache."""
     hidden = model.model.embed_tokens(token[:, None].to(model.device))
@@ -154,7 +156,7 @@ def next_token(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor
 
 
 def generate(
-    model: LlavaLlamaForCausalLM,
+    model: MultimodalCausalLM,
     input_ids: torch.Tensor | list[torch.Tensor],
     images,
     pruner: Pruner | None = None,

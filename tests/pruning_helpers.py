@@ -50,6 +50,7 @@ def clone_state(state: TokenState) -> TokenState:
         state.positions.clone(),
         state.roles.clone(),
         state.origin.clone(),
+        state.layout,
     )
 
 

@@ -26,19 +26,30 @@ from transformers import (
 )
 
 TILE = 42  # pixels per crop: 3 x 3 patches of 14
-# LLaVA-NeXT's pinpoints [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]] / 8
-PINPOINTS = [[42, 84], [84, 42], [84, 84], [126, 42], [42, 126]]
 
 
-def tiny_next_config(decoder: str = "llama", layers: int = 3, window: int | None = None):
+def pinpoints(tile: int = TILE) -> list[list[int]]:
+    """LLaVA-NeXT's [[336, 672], [672, 336], [672, 672], [1008, 336], [336, 1008]] scaled to
+    `tile`-pixel crops (336 -> tile)."""
+    return [[tile * h, tile * w] for h, w in ((1, 2), (2, 1), (2, 2), (3, 1), (1, 3))]
+
+
+PINPOINTS = pinpoints()
+
+
+def tiny_next_config(
+    decoder: str = "llama", layers: int = 3, window: int | None = None, tile: int = TILE,
+    hidden: int = 64, heads: int = 4, kv_heads: int = 2,
+):  # fmt: skip
     vision = CLIPVisionConfig(
         hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
-        image_size=TILE, patch_size=14, projection_dim=32, hidden_act="quick_gelu",
+        image_size=tile, patch_size=14, projection_dim=32, hidden_act="quick_gelu",
     )  # fmt: skip
     common = dict(
-        vocab_size=VOCAB, hidden_size=64, intermediate_size=152, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-5,
-        max_position_embeddings=2048, bos_token_id=1, eos_token_id=2, pad_token_id=0,
+        vocab_size=VOCAB, hidden_size=hidden, intermediate_size=2 * hidden + 24,
+        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
+        rms_norm_eps=1e-5, max_position_embeddings=2048, bos_token_id=1, eos_token_id=2,
+        pad_token_id=0,
     )  # fmt: skip
     if decoder == "mistral":
         text = MistralConfig(**common, sliding_window=window, rope_theta=1e6)
@@ -48,7 +59,7 @@ def tiny_next_config(decoder: str = "llama", layers: int = 3, window: int | None
         vision_config=vision,
         text_config=text,
         image_token_index=HF_IMAGE_TOKEN,
-        image_grid_pinpoints=PINPOINTS,
+        image_grid_pinpoints=pinpoints(tile),
         vision_feature_layer=-2,
         vision_feature_select_strategy="default",
     )
@@ -65,18 +76,18 @@ def tiny_hf_next(seed: int = 0, **config) -> LlavaNextForConditionalGeneration:
     return model
 
 
-def next_processor() -> LlavaNextImageProcessorPil:
+def next_processor(tile: int = TILE) -> LlavaNextImageProcessorPil:
     return LlavaNextImageProcessorPil(
-        size={"shortest_edge": TILE},
-        crop_size={"height": TILE, "width": TILE},
-        image_grid_pinpoints=PINPOINTS,
+        size={"shortest_edge": tile},
+        crop_size={"height": tile, "width": tile},
+        image_grid_pinpoints=pinpoints(tile),
     )
 
 
 def save_hf_next(model: LlavaNextForConditionalGeneration, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
-    next_processor().save_pretrained(folder)
+    next_processor(model.config.vision_config.image_size).save_pretrained(folder)
     save_tokenizer(folder)
     return folder
 
@@ -89,7 +100,7 @@ def save_original_next(
     newline and the fine-tuned tower; a base CLIP (other weights) in `tower_name`."""
     folder.mkdir(parents=True, exist_ok=True)
     text, vision = model.config.text_config, model.config.vision_config
-    mistral = text.model_type == "mistral"
+    mistral, tile = text.model_type == "mistral", vision.image_size
     config = {
         "architectures": ["LlavaMistralForCausalLM" if mistral else "LlavaLlamaForCausalLM"],
         "model_type": "llava_mistral" if mistral else "llava_llama",
@@ -101,7 +112,7 @@ def save_original_next(
         "rope_theta": text.rope_parameters["rope_theta"],
         "max_position_embeddings": text.max_position_embeddings, "vocab_size": text.vocab_size,
         "tie_word_embeddings": False, "image_aspect_ratio": "anyres",
-        "image_grid_pinpoints": PINPOINTS, "mm_patch_merge_type": "spatial_unpad",
+        "image_grid_pinpoints": pinpoints(tile), "mm_patch_merge_type": "spatial_unpad",
         "mm_hidden_size": vision.hidden_size, "mm_projector_type": "mlp2x_gelu",
         "mm_use_im_patch_token": False, "mm_use_im_start_end": False,
         "mm_vision_select_feature": "patch", "mm_vision_select_layer": -2,
@@ -118,7 +129,7 @@ def save_original_next(
     torch.manual_seed(123)  # the base tower: not the weights the checkpoint was fine-tuned to
     CLIPVisionModel(vision).save_pretrained(folder / tower_name)
     CLIPImageProcessorPil(
-        size={"shortest_edge": TILE}, crop_size={"height": TILE, "width": TILE}
+        size={"shortest_edge": tile}, crop_size={"height": tile, "width": tile}
     ).save_pretrained(folder / tower_name)
     save_tokenizer(folder)
     return folder

@@ -39,7 +39,7 @@ CHAT_TEMPLATE = (
     "<|im_end|>\n{% endif %}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
     "{% endif %}"
 )
-MIN_PIXELS, MAX_PIXELS = 28 * 28 * 2, 28 * 28 * 30
+MIN_PIXELS, MAX_PIXELS = 28 * 28 * 2, 28 * 28 * 256
 
 
 def qwen_vocab() -> dict[str, int]:
@@ -52,10 +52,15 @@ def token_id(token: str) -> int:
     return qwen_vocab()[token]
 
 
-def tiny_qwen_config(version: str = "qwen2_5_vl", layers: int = 3, tie: bool = True):
+def tiny_qwen_config(
+    version: str = "qwen2_5_vl", layers: int = 3, tie: bool = True, hidden: int = 64,
+    heads: int = 4, kv_heads: int = 2,
+):  # fmt: skip
+    """Heads of 16 dimensions (mrope_section 2 + 3 + 3 = 8 frequencies), whatever the width."""
     text = dict(
-        vocab_size=QWEN_VOCAB, hidden_size=64, intermediate_size=152, num_hidden_layers=layers,
-        num_attention_heads=4, num_key_value_heads=2, rms_norm_eps=1e-6,
+        vocab_size=QWEN_VOCAB, hidden_size=hidden, intermediate_size=2 * hidden + 24,
+        num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads,
+        rms_norm_eps=1e-6,
         max_position_embeddings=4096, rope_theta=1e6,
         rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]},
         bos_token_id=None, eos_token_id=token_id("<|im_end|>"),
@@ -66,10 +71,10 @@ def tiny_qwen_config(version: str = "qwen2_5_vl", layers: int = 3, tie: bool = T
         vision_end_token_id=token_id("<|vision_end|>"), tie_word_embeddings=tie,
     )  # fmt: skip
     if version == "qwen2_vl":
-        vision = dict(depth=2, embed_dim=32, hidden_size=64, num_heads=2, mlp_ratio=2)
+        vision = dict(depth=2, embed_dim=32, hidden_size=hidden, num_heads=2, mlp_ratio=2)
         return Qwen2VLConfig(text_config=text, vision_config=vision, **ids)
     vision = dict(
-        depth=2, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=64,
+        depth=2, hidden_size=32, intermediate_size=48, num_heads=2, out_hidden_size=hidden,
         window_size=56, fullatt_block_indexes=[1],
     )  # fmt: skip
     return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)

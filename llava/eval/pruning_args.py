@@ -6,6 +6,10 @@ SparseVLM v1: the method's parameter is solved so that the papers' equivalent to
 over layers of the visual tokens present, a pruning layer counted after pruning) is N within the
 method's granularity, on this model's depth and visual token count.
 
+On LLaVA-NeXT and Qwen-VL, whose images have different token counts, N (and a method's token
+presets) is read as a fraction N / 576 of each image's visual tokens and solved per image
+(`llava.sparse.registry.ModelShape`).
+
 `--sparse --scale S --bias B` are the seed's flags (SparseVLM v1, defaults 13.5 / 0) and work
 exactly as before: `--sparse` is `--pruning-method sparsevlm`.
 """
@@ -17,7 +21,7 @@ from dataclasses import replace
 
 from llava.sparse.base import Pruner
 from llava.sparse.budget import LLAVA_VISUAL_TOKENS
-from llava.sparse.registry import Method, ModelShape, layer_list, methods
+from llava.sparse.registry import Method, build_pruner, layer_list, methods
 
 
 def add_pruning_args(parser: argparse.ArgumentParser) -> None:
@@ -90,15 +94,19 @@ def _refuse_foreign_flags(args: argparse.Namespace, method: Method) -> None:
         raise ValueError("--retained-tokens needs a --pruning-method (dense keeps every token)")
 
 
-def visual_tokens(model) -> int:
+def visual_tokens(model) -> int | None:
     """The image's visual tokens for this model (576 for LLaVA-1.5; a model without a vision
-    tower, like the speed benchmark's decoder, is taken as LLaVA-1.5)."""
+    tower, like the speed benchmark's decoder, is taken as LLaVA-1.5), None where each image
+    has its own count (LLaVA-NeXT, Qwen-VL)."""
+    if model_family(model) != "llava-1.5":
+        return None
     tower = model.get_vision_tower() if hasattr(model, "get_vision_tower") else None
     return tower.num_patches if tower is not None else LLAVA_VISUAL_TOKENS
 
 
-def model_shape(model) -> ModelShape:
-    return ModelShape(len(model.model.layers), visual_tokens(model))
+def model_family(model) -> str:
+    """llava-1.5, llava-next or qwen-vl (a bare decoder, without a config, counts as LLaVA-1.5)."""
+    return getattr(getattr(model, "config", None), "family", "llava-1.5")
 
 
 def pruner_from_args(args: argparse.Namespace, model) -> Pruner:
@@ -112,7 +120,8 @@ def pruner_from_args(args: argparse.Namespace, model) -> Pruner:
         _refuse_foreign_flags(args, _with_flags(method, sparsevlm))
     else:
         _refuse_foreign_flags(args, method)
-    return method.build(args, model_shape(model))
+    layers = len(model.model.layers)
+    return build_pruner(method, args, layers, visual_tokens(model), model_family(model))
 
 
 def _with_flags(method: Method, other: Method) -> Method:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from llava.model.anyres import AnyresImage, pack_anyres, tile_grid
+from llava.model.anyres import AnyresImage, pack_anyres, tile_grid, unpadded_window
 from llava.model.config import LlavaConfig
 from llava.model.llama import LlamaModel
 from llava.model.multimodal import MultimodalCausalLM
@@ -139,7 +139,14 @@ class LlavaLlamaForCausalLM(MultimodalCausalLM):
                 features[start : start + count], grid, image.size,
                 self.model.image_newline, anyres.unpad_rounding,
             )  # fmt: skip
-            extras = None if seen is None else seen.sample(start, self.project, count, grid)
+            extras = None
+            if seen is not None:
+                side = tower.patches_per_side
+                rows_kept, columns_kept = unpadded_window(
+                    image.size, grid[0] * side, grid[1] * side, anyres.unpad_rounding
+                )
+                window = (rows_kept.start, rows_kept.stop, columns_kept.start, columns_kept.stop)
+                extras = seen.sample(start, self.project, count, grid, window)
             out.append((rows[None], layout, extras))
             start += count
         return out

@@ -27,6 +27,7 @@ class TowerSight:
         project: Callable[[torch.Tensor], torch.Tensor],
         crops: int = 1,
         tile_grid: tuple[int, int] | None = None,
+        tile_window: tuple[int, int, int, int] | None = None,
     ) -> VisionExtras:
         """What the tower saw of images n .. n + crops - 1: one image, or one LLaVA-NeXT image's
         crops (the whole image, then its tiles on a `tile_grid` of (rows, columns))."""
@@ -35,8 +36,9 @@ class TowerSight:
             return None if tensor is None else tensor[n : n + crops]
 
         return VisionExtras(
-            part(self.features), project, part(self.cls_attention), part(self.keys), tile_grid
-        )
+            part(self.features), project, part(self.cls_attention), part(self.keys), tile_grid,
+            tile_window,
+        )  # fmt: skip
 
 
 class CLIPVisionTower(nn.Module):

@@ -57,8 +57,9 @@ class TokenState:
     positions: torch.Tensor  # (B, N) RoPE positions, or (B, 3, N) for multimodal RoPE (Qwen-VL)
     roles: torch.Tensor  # (B, N) SYSTEM / VISUAL / TEXT / PAD
     origin: torch.Tensor  # (B, N) index of the token in the original prompt, or MERGED
-    # The image's layout, on a one-sample state before any pruning (what `Pruner.start` sees);
-    # None without an image or once the sequence changed.
+    # Where the image's dense visual tokens lie (indexed by their order in the prompt, as the
+    # methods' labels are), carried unchanged through pruning; None without an image, and on a
+    # batch (each row's state from `prepare_samples` has its own).
     layout: ImageLayout | None = None
 
     @property
@@ -97,6 +98,7 @@ class TokenState:
             positions=self.positions[..., index.to(self.positions.device)],
             roles=self.roles[:, index.to(self.roles.device)],
             origin=self.origin[:, index.to(self.origin.device)],
+            layout=self.layout,
         )
 
     def insert(self, at: int, hidden: torch.Tensor) -> TokenState:
@@ -123,6 +125,7 @@ class TokenState:
             positions=splice_last(self.positions, new_positions),
             roles=splice(self.roles, fill + VISUAL),
             origin=splice(self.origin, torch.full_like(fill, MERGED, dtype=self.origin.dtype)),
+            layout=self.layout,
         )
 
     def with_visual(self, rows: torch.Tensor, origin: torch.Tensor) -> TokenState:
@@ -146,6 +149,7 @@ class TokenState:
             positions=torch.cat((positions[..., :start], placeholders, positions[..., end:]), -1),
             roles=splice(self.roles, visual_roles),
             origin=splice(self.origin, origin.to(self.origin.device)[None]),
+            layout=self.layout,
         )
         return state.renumbered()
 
@@ -242,6 +246,9 @@ class VisionExtras:
     cls_attention: torch.Tensor | None = None  # (C, H, 1 + P) softmax row of the CLS query
     keys: torch.Tensor | None = None  # (C, H, 1 + P, head_dim) keys of the selected layer
     tile_grid: tuple[int, int] | None = None  # LLaVA-NeXT: the tiles after the whole image
+    # LLaVA-NeXT: (row start, row stop, column start, column stop) of the tiles' feature grid
+    # that unpadding kept: the dense prompt's tile rows
+    tile_window: tuple[int, int, int, int] | None = None
 
 
 class AttentionProbe(Protocol):
@@ -372,3 +379,4 @@ class PrefillStats:
     records: list  # the method's decisions, one PruneRecord per pruning step
     image_tokens: int  # the image's visual tokens before any pruning (pre-LLM included)
     dense_prompt_tokens: int  # the prompt's length before any pruning
+    image_newline_tokens: int = 0  # LLaVA-NeXT: image-newline rows among image_tokens

@@ -46,6 +46,11 @@ class TokenAccounting:
     prompt_tokens: int  # the prompt's length before any pruning
     prefill_flops: float
     dense_prefill_flops: float  # the same prompt without pruning
+    # The equivalent tokens as fractions of this sample's own visual tokens (None without an
+    # image): what compares across images of LLaVA-NeXT and Qwen-VL, whose counts differ.
+    equivalent_ratio_output: float | None = None
+    equivalent_ratio_input: float | None = None
+    image_newline_tokens: int = 0  # LLaVA-NeXT: the image-newline rows among visual_tokens
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,16 +58,23 @@ class TokenAccounting:
 
 def account(stats: PrefillStats, config: DecoderShape) -> TokenAccounting:
     """Both conventions count what the layers ran; the dense reference is the prompt before any
-    pruning, so a method that prunes before layer 0 reports its reduction too."""
+    pruning, so a method that prunes before layer 0 reports its reduction too. Every count is
+    the sample's own: an image of LLaVA-NeXT or Qwen-VL has as many visual tokens as its size
+    gives (LLaVA-NeXT's image-newline rows included, and reported apart)."""
     layers = len(stats.visual_out)
     prompt = stats.dense_prompt_tokens
+    output, entering = sum(stats.visual_out) / layers, sum(stats.visual_in) / layers
+    visual = stats.image_tokens
     return TokenAccounting(
-        visual_tokens=stats.image_tokens,
-        equivalent_tokens_output=sum(stats.visual_out) / layers,
-        equivalent_tokens_input=sum(stats.visual_in) / layers,
+        visual_tokens=visual,
+        equivalent_tokens_output=output,
+        equivalent_tokens_input=entering,
         prompt_tokens=prompt,
         prefill_flops=prefill_flops(stats.tokens_in, config),
         dense_prefill_flops=prefill_flops([prompt] * layers, config),
+        equivalent_ratio_output=output / visual if visual else None,
+        equivalent_ratio_input=entering / visual if visual else None,
+        image_newline_tokens=stats.image_newline_tokens,
     )
 
 

@@ -143,7 +143,7 @@ def dart_counts(config: DARTConfig, num_layers: int, visual: int) -> tuple[list[
     return visual_counts(num_layers, visual, {config.k - 1: config.kept})
 
 
-def solve_tokens(target: int, config: DARTConfig, shape: ModelShape) -> int:
+def solve_tokens(target: float, config: DARTConfig, shape: ModelShape) -> int:
     """The --dart-tokens giving the equivalent token count closest to `target`."""
     check_target(target, shape.visual_tokens)
     pivots = config.pivot_image + config.pivot_text
@@ -168,9 +168,11 @@ def _build(args: argparse.Namespace, shape: ModelShape) -> DART:
     if args.retained_tokens is not None:
         if args.dart_tokens is not None:
             raise ValueError("give either --retained-tokens or --dart-tokens, not both")
-        tokens = solve_tokens(args.retained_tokens, base, shape)
+        tokens = solve_tokens(shape.tokens(args.retained_tokens), base, shape)
+    elif args.dart_tokens is None:  # the 128-token setting, as a fraction where counts vary
+        tokens = round(shape.tokens(DEFAULT_TOKENS))
     else:
-        tokens = DEFAULT_TOKENS if args.dart_tokens is None else args.dart_tokens
+        tokens = args.dart_tokens
     config = DARTConfig(k, tokens, retained_tokens=args.retained_tokens)
     config.check(shape.num_layers)
     return DART(config)

@@ -73,7 +73,9 @@ def _build(args: argparse.Namespace, shape: ModelShape) -> FastV:
     FastVConfig(k).check(shape.num_layers)  # the layer must exist before solving for it
     ratio = given_or_solved(
         args, "fastv_ratio", "--fastv-ratio", DEFAULT_RATIO,
-        lambda n: solve_keep_ratio(n, (k - 1,), shape.num_layers, shape.visual_tokens),
+        lambda n: solve_keep_ratio(
+            shape.tokens(n), (k - 1,), shape.num_layers, shape.visual_tokens
+        ),
     )  # fmt: skip
     config = FastVConfig(k, ratio, args.retained_tokens)
     config.check(shape.num_layers)

@@ -104,7 +104,9 @@ def keep_ratio(args: argparse.Namespace, shape: ModelShape, layers: tuple[int, .
     KeepSchedule(layers, 1.0).check(shape.num_layers, "--pruning-layers", "--keep-ratio")
     return given_or_solved(
         args, "keep_ratio", "--keep-ratio", DEFAULT_KEEP_RATIO,
-        lambda n: solve_keep_ratio(n, layers, shape.num_layers, shape.visual_tokens),
+        lambda n: solve_keep_ratio(
+            shape.tokens(n), layers, shape.num_layers, shape.visual_tokens
+        ),
     )  # fmt: skip
 
 

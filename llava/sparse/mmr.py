@@ -133,7 +133,9 @@ def _build(args: argparse.Namespace, shape: ModelShape) -> MMR:
     MMRConfig(k).check(shape.num_layers)
     ratio = given_or_solved(
         args, "mmr_ratio", "--mmr-ratio", DEFAULT_RATIO,
-        lambda n: solve_keep_ratio(n, (k - 1,), shape.num_layers, shape.visual_tokens),
+        lambda n: solve_keep_ratio(
+            shape.tokens(n), (k - 1,), shape.num_layers, shape.visual_tokens
+        ),
     )  # fmt: skip
     lam = DEFAULT_LAMBDA if args.mmr_lambda is None else args.mmr_lambda
     config = MMRConfig(k, ratio, lam, args.retained_tokens)

@@ -135,13 +135,15 @@ class PDrop:
 
 def check_reachable(args: argparse.Namespace, layers: tuple[int, ...], shape: ModelShape) -> None:
     """A --retained-tokens below what the stages can reach gets advice, not a bare failure."""
-    target = args.retained_tokens
+    if args.retained_tokens is None:
+        return
+    target = shape.tokens(args.retained_tokens)
     lowest = layers[0] * shape.visual_tokens / shape.num_layers  # nothing kept after the first
-    if target is not None and target < lowest:
+    if target < lowest:
         raise ValueError(
             f"PyramidDrop's stages (boundaries {list(layers)}) keep all {shape.visual_tokens} "
             f"visual tokens for the first {layers[0]} layers: at least {lowest:.0f} equivalent "
-            f"tokens. For {target}, end the first stage earlier, e.g. --pdrop-layers "
+            f"tokens. For {target:g}, end the first stage earlier, e.g. --pdrop-layers "
             f"{','.join(map(str, SHALLOW_LAYERS))}"
         )
 
@@ -152,7 +154,9 @@ def _build(args: argparse.Namespace, shape: ModelShape) -> PDrop:
     check_reachable(args, layers, shape)
     lam = given_or_solved(
         args, "pdrop_lambda", "--pdrop-lambda", DEFAULT_LAMBDA,
-        lambda n: solve_lambda(n, layers, shape.num_layers, shape.visual_tokens),
+        lambda n: solve_lambda(
+            shape.tokens(n), layers, shape.num_layers, shape.visual_tokens
+        ),
     )  # fmt: skip
     config = PDropConfig(layers, lam, args.retained_tokens)
     config.check(shape.num_layers)

@@ -66,7 +66,9 @@ def _build(args: argparse.Namespace, shape: ModelShape) -> PDropAfter:
     check_reachable(args, layers, shape)
     lam = given_or_solved(
         args, "pdrop_lambda", "--pdrop-lambda", DEFAULT_LAMBDA,
-        lambda n: solve_keep_ratio(n, layers, shape.num_layers, shape.visual_tokens),
+        lambda n: solve_keep_ratio(
+            shape.tokens(n), layers, shape.num_layers, shape.visual_tokens
+        ),
     )  # fmt: skip
     config = PDropAfterConfig(layers, lam, args.retained_tokens)
     config.check(shape.num_layers)

@@ -32,12 +32,32 @@ METHOD_MODULES = (
 STAGES = ("none", "pre-LLM", "before layers", "after layers")
 
 
+# Token counts are stated for LLaVA-1.5's image: 24 x 24 patches (the papers' 192 / 128 / 64).
+REFERENCE_VISUAL_TOKENS = 576
+
+
 @dataclass(frozen=True)
 class ModelShape:
-    """What budget solving needs to know of a model."""
+    """What budget solving needs to know of a model, and of the image when its token count
+    varies (LLaVA-NeXT, Qwen-VL: a method is then built for each sample, see `PerSampleBudgets`).
+
+    The convention: on LLaVA-1.5 (a fixed 576 tokens, `reference_tokens` None) a token count is
+    a count. Where the count varies, `--retained-tokens N` and a method's token presets and
+    defaults mean the same fraction of each image's own visual tokens as of LLaVA-1.5's 576:
+    N / 576 of them (`tokens`), so "64" keeps 1/9 of a LLaVA-NeXT image as of a LLaVA-1.5 one.
+    Counts a method's own flags give (--dart-tokens, VisionZip's per-crop counts) are taken as
+    given."""
 
     num_layers: int
-    visual_tokens: int  # an image's visual tokens (576 for LLaVA-1.5)
+    visual_tokens: int  # this image's visual tokens (576 for LLaVA-1.5)
+    reference_tokens: int | None = None  # REFERENCE_VISUAL_TOKENS where the count varies
+    family: str = "llava-1.5"  # llava-1.5, llava-next or qwen-vl
+
+    def tokens(self, count: float) -> float:
+        """A token count stated for LLaVA-1.5's image, for this one (see the class)."""
+        if self.reference_tokens is None:
+            return count
+        return count * self.visual_tokens / self.reference_tokens
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,51 @@ def get_method(name: str) -> Method:
     if name not in registered:
         raise ValueError(f"unknown pruning method {name!r}; registered: {', '.join(registered)}")
     return registered[name]
+
+
+class PerSampleBudgets:
+    """A method on a family whose images have different token counts: built anew (with its
+    budgets solved) for each sample's image, through the method's own `build` on that image's
+    `ModelShape`. Settings are checked once at the reference shape (576 tokens), so bad flags
+    fail before any question is answered; what is recorded is the reference build's settings
+    and the convention, each answer's records holding its own decisions."""
+
+    def __init__(self, method: Method, args: argparse.Namespace, num_layers: int, family: str):
+        self.method, self.args, self.num_layers, self.family = method, args, num_layers, family
+        self.reference = self._build(REFERENCE_VISUAL_TOKENS)
+        self.name = self.reference.name
+        self.vision_request = self.reference.vision_request
+        self._built: dict[int, Pruner] = {REFERENCE_VISUAL_TOKENS: self.reference}
+
+    def _build(self, visual_tokens: int) -> Pruner:
+        shape = ModelShape(self.num_layers, visual_tokens, REFERENCE_VISUAL_TOKENS, self.family)
+        return self.method.build(self.args, shape)
+
+    def describe(self) -> dict:
+        return {
+            **self.reference.describe(),
+            "budget": f"per image: token counts are fractions of {REFERENCE_VISUAL_TOKENS}",
+        }
+
+    def start(self, state, num_layers: int):
+        visual = state.num_visual
+        if visual and visual not in self._built:
+            self._built[visual] = self._build(visual)
+        return self._built.get(visual, self.reference).start(state, num_layers)
+
+
+def build_pruner(
+    method: Method,
+    args: argparse.Namespace,
+    num_layers: int,
+    visual_tokens: int | None,
+    family: str = "llava-1.5",
+) -> Pruner:
+    """The method for a model of `num_layers` whose images have `visual_tokens` each, or a
+    varying count (None: one build per image, see `ModelShape`)."""
+    if visual_tokens is None:
+        return PerSampleBudgets(method, args, num_layers, family)
+    return method.build(args, ModelShape(num_layers, visual_tokens, family=family))
 
 
 # --------------------------------------------------------------------- checks shared by methods

@@ -326,15 +326,15 @@ def solve_sparsevlm_budgets(
 ) -> SparseVLMBudgets:
     """SparseVLM v1.5 / v2 per-layer budgets for `target` equivalent tokens.
 
-    A preset of the reference (method.md §2) is used as is when `target` is one of its keys and
-    the layers are the preset's; otherwise the per-layer schedule of the nearest preset (in
-    ratio) is scaled by one factor, budgets rounded, until the equivalent count (recycled
-    tokens included for v1.5) is within one token of `target`.
+    A preset of the reference (method.md §2) is used as is when `target` is one of its keys, the
+    layers are the preset's and the image has LLaVA-1.5's 576 tokens; otherwise the per-layer
+    schedule of the nearest preset (in ratio) is scaled by one factor, budgets rounded, until
+    the equivalent count (recycled tokens included for v1.5) is within one token of `target`.
     """
     if version not in ("v1.5", "v2"):
         raise ValueError(f"budgets exist for SparseVLM v1.5 and v2, not {version!r}")
     table = V15_BUDGETS if version == "v1.5" else V2_BUDGETS
-    if target in table and tuple(layers) == BUDGET_LAYERS:
+    if target in table and tuple(layers) == BUDGET_LAYERS and visual == LLAVA_VISUAL_TOKENS:
         return SparseVLMBudgets(table[target], f"{version} preset {target}")
     check_target(target, visual)
     if len(layers) != 3:
@@ -393,14 +393,15 @@ def _build(args: argparse.Namespace, shape: ModelShape) -> SparseVLM:
     retained = 192 if args.retained_tokens is None else args.retained_tokens
     make = sparsevlm_v15 if version == "v1.5" else sparsevlm_v2
     make(**layers).check(shape.num_layers)  # the layers must fit before budgets are solved
+    target = shape.tokens(retained)  # the same fraction of this image where counts vary
     solved = solve_sparsevlm_budgets(
-        retained, version, layers.get("layers", BUDGET_LAYERS), shape.num_layers,
+        target, version, layers.get("layers", BUDGET_LAYERS), shape.num_layers,
         shape.visual_tokens,
     )  # fmt: skip
     config = make(retained, budgets=solved.budgets, **layers)
     config.check(shape.num_layers)
     requested = args.retained_tokens
-    preset = solved.source == f"{version} preset {retained}"
+    preset = solved.source == f"{version} preset {target}"
     return SparseVLM(config, requested, None if preset else solved.source)
 
 

@@ -13,6 +13,10 @@ The LLM then sees [dominant (CLS first), contextual (in target order)] projected
 576 patches, at contiguous positions, for every layer: `dominant + contextual` visual tokens.
 Published settings for LLaVA-1.5 (paper, Table 1): 192 = 162 + 30, 128 = 108 + 20, 64 = 54 + 10
 (dominant counts include CLS).
+
+LLaVA-NeXT: the reference's own path, every crop zipped alike (`llava.sparse.visionzip_anyres`;
+`--retained-tokens N` is then N per crop, N / 576 of a crop of another size). Qwen-VL:
+refused, its vision transformer has no CLS token.
 """
 
 from __future__ import annotations
@@ -31,8 +35,14 @@ from llava.sparse.base import (
     VisionRequest,
 )
 from llava.sparse.registry import Flag, Method, ModelShape, describe_request
+from llava.sparse.visionzip_anyres import anyres_origin, anyres_step
 
-PRESETS = {192: (162, 30), 128: (108, 20), 64: (54, 10)}  # tokens -> (dominant, contextual)
+PRESETS = {192: (162, 30), 128: (108, 20), 64: (54, 10)}
+NO_CLS = (
+    "VisionZip selects by the vision tower's CLS attention; Qwen2-VL / Qwen2.5-VL's vision "
+    "transformer has no CLS token and VisionZip publishes no adaptation for it "
+    "(dvlab-research/VisionZip @ 3151f6d: LLaVA-1.5 and LLaVA-NeXT only)"
+)  # tokens -> (dominant, contextual)
 CONTEXTUAL_SHARE = 10 / 64  # every preset's contextual / total (30/192 = 20/128 = 10/64)
 
 
@@ -41,6 +51,17 @@ class VisionZipConfig:
     dominant: int = 54  # CLS included
     contextual: int = 10
     retained_tokens: int | None = None
+    # LLaVA-NeXT, counts from --retained-tokens or the defaults: they are for a crop of this
+    # many patches (LLaVA-1.5's 576) and scale to a crop's own (None: as given)
+    crop_reference: int | None = None
+
+    def for_crop(self, patches: int) -> VisionZipConfig:
+        """The counts for a crop of `patches` patches: the same fraction of it as of the
+        reference crop (split as the presets split), or as given."""
+        if self.crop_reference is None or patches == self.crop_reference:
+            return self
+        tokens = max(1, round((self.dominant + self.contextual) * patches / self.crop_reference))
+        return VisionZipConfig(*split_budget(tokens), self.retained_tokens)
 
     def check(self, visual_tokens: int) -> None:
         if self.dominant < 1 or self.contextual < 0:
@@ -97,6 +118,50 @@ def contextual_merge(
     return merged.to(features.dtype), targets, assignment
 
 
+@dataclass
+class CropZip:
+    """VisionZip on one crop (CLS + P patches): what it keeps and merges."""
+
+    dominant: torch.Tensor  # (D,) token indices kept, ascending: 0 (CLS) then patches 1..P
+    rows: torch.Tensor  # (D + C, F) the dominant tokens' features, then the contextual tokens'
+    clusters: list[list[int]]  # per contextual token, its members' patch indices (0..P-1)
+    scores: torch.Tensor  # (P,) CLS attention summed over heads, float32
+
+
+def zip_crop(
+    features: torch.Tensor, cls_attention: torch.Tensor, keys: torch.Tensor, config
+) -> CropZip:
+    """features (1 + P, F), cls_attention (H, 1 + P), keys (H, 1 + P, hd) of one crop."""
+    tokens = features.shape[0]
+    if config.dominant - 1 + config.contextual > tokens - 1:
+        raise ValueError(
+            f"VisionZip: {config.dominant - 1} dominant patches + {config.contextual} contextual "
+            f"targets exceed a crop's {tokens - 1} patches"
+        )
+    top = dominant_patches(cls_attention.float(), config.dominant - 1) + 1
+    dominant = torch.cat((torch.zeros(1, dtype=torch.long), top.cpu())).sort().values
+    rest = torch.ones(tokens, dtype=torch.bool)
+    rest[dominant] = False
+    rest_index = rest.nonzero().squeeze(1)
+    rows = [features[dominant.to(features.device)]]
+    clusters: list[list[int]] = []
+    if config.contextual:
+        mean_keys = keys.mean(dim=0)  # (1 + P, hd) averaged over heads
+        merged, targets, assignment = contextual_merge(
+            features[rest_index.to(features.device)].cpu(),
+            mean_keys[rest_index.to(mean_keys.device)].float().cpu(),
+            config.contextual,
+        )
+        rows.append(merged.to(features.device, features.dtype))
+        labels = (rest_index - 1).tolist()  # patch indices of the remaining tokens
+        clusters = [
+            [labels[int(t)]] + [labels[i] for i in (assignment == c).nonzero().squeeze(1)]
+            for c, t in enumerate(targets)
+        ]
+    scores = cls_attention[:, 1:].sum(dim=0).float().cpu()
+    return CropZip(dominant, torch.cat(rows), clusters, scores)
+
+
 class VisionZipRun(PruningRun):
     def __init__(self, config: VisionZipConfig) -> None:
         super().__init__()
@@ -106,34 +171,25 @@ class VisionZipRun(PruningRun):
         if vision is None:  # no image: nothing to select
             return state
         config = self.config
-        features = vision.features[0]  # (1 + V, C), token 0 is CLS
-        tokens = features.shape[0]
-        top = dominant_patches(vision.cls_attention[0].float(), config.dominant - 1) + 1
-        dominant = torch.cat((torch.zeros(1, dtype=torch.long), top.cpu())).sort().values
-        rest = torch.ones(tokens, dtype=torch.bool)
-        rest[dominant] = False
-        rest_index = rest.nonzero().squeeze(1)
-        rows = [features[dominant.to(features.device)]]
-        clusters: list[list] = []
-        if config.contextual:
-            keys = vision.keys[0].mean(dim=0)  # (1 + V, hd) averaged over heads
-            merged, targets, assignment = contextual_merge(
-                features[rest_index.to(features.device)].cpu(),
-                keys[rest_index.to(keys.device)].float().cpu(),
-                config.contextual,
-            )
-            rows.append(merged.to(features.device, features.dtype))
-            labels = (rest_index - 1).tolist()  # patch indices of the remaining tokens
-            clusters = [
-                [labels[int(t)]] + [labels[i] for i in (assignment == c).nonzero().squeeze(1)]
-                for c, t in enumerate(targets)
+        if vision.tile_grid is not None:  # LLaVA-NeXT: the reference's anyres path
+            config = config.for_crop(vision.features.shape[1] - 1)
+            crops = [
+                zip_crop(vision.features[c], vision.cls_attention[c], vision.keys[c], config)
+                for c in range(vision.features.shape[0])
             ]
-        scores = vision.cls_attention[0, :, 1:].sum(dim=0).float().cpu()
-        record = PruneRecord(-1, tokens - 1, None, config.dominant, True, scores)
+            features, labels, record = anyres_step(crops, vision, config, state.num_visual)
+            self.records.append(record)
+            first = int(state.visual_index()[0])
+            origin = anyres_origin(labels, first, state.origin.dtype)
+            return state.with_visual(vision.project(features[None]), origin)
+        crop = zip_crop(vision.features[0], vision.cls_attention[0], vision.keys[0], config)
+        dominant = crop.dominant
+        record = PruneRecord(-1, vision.features.shape[1] - 1, None, config.dominant, True,
+                             crop.scores)  # fmt: skip
         record.kept = ["cls" if i == 0 else int(i) - 1 for i in dominant.tolist()]
-        record.clusters = clusters
+        record.clusters = crop.clusters
         self.records.append(record)
-        rows = vision.project(torch.cat(rows)[None])
+        rows = vision.project(crop.rows[None])
         origin = torch.full((rows.shape[1],), MERGED, dtype=state.origin.dtype)
         first = int(state.visual_index()[0])
         patch_origin = dominant[1:] - 1 + first  # the kept patches' prompt positions
@@ -158,12 +214,12 @@ class VisionZip:
         return describe_request(settings, config.retained_tokens)
 
     def start(self, state: TokenState, num_layers: int) -> VisionZipRun:
-        if state.num_visual:
-            self.config.check(state.num_visual)
-        return VisionZipRun(self.config)
+        return VisionZipRun(self.config)  # the counts are checked against each crop
 
 
 def _build(args: argparse.Namespace, shape: ModelShape) -> VisionZip:
+    if shape.family == "qwen-vl":
+        raise ValueError(NO_CLS)
     given = (args.visionzip_dominant, args.visionzip_contextual)
     if args.retained_tokens is not None:
         if given != (None, None):
@@ -179,7 +235,9 @@ def _build(args: argparse.Namespace, shape: ModelShape) -> VisionZip:
         default = VisionZipConfig()
         dominant = default.dominant if given[0] is None else given[0]
         contextual = default.contextual if given[1] is None else given[1]
-    config = VisionZipConfig(dominant, contextual, args.retained_tokens)
+    relative = shape.reference_tokens is not None and given == (None, None)
+    reference = shape.reference_tokens if relative else None
+    config = VisionZipConfig(dominant, contextual, args.retained_tokens, reference)
     config.check(shape.visual_tokens)
     return VisionZip(config)
 

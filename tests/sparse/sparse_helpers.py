@@ -47,9 +47,10 @@ def pixels(model, seed: int = 0) -> torch.Tensor:
 def concat_states(first: TokenState, second: TokenState) -> TokenState:
     return TokenState(
         torch.cat((first.hidden, second.hidden), dim=1),
-        torch.cat((first.positions, second.positions), dim=1),
+        torch.cat((first.positions, second.positions), dim=-1),  # (1, N) or (1, 3, N)
         torch.cat((first.roles, second.roles), dim=1),
         torch.cat((first.origin, second.origin), dim=1),
+        first.layout,
     )
 
 

@@ -1,15 +1,19 @@
-"""The pruning contract, checked for every registered method on a tiny random model.
+"""The pruning contract, checked for every registered method on every model family.
 
-32 layers and 576 visual tokens, so every method runs with its published layers and the papers'
-budgets (each method at 128 equivalent tokens, or 192 where its stages cannot reach 128, in
-each of its scoring-layer variants; SparseVLM also as the seed's v1 and as v2). For each, one
-prefill + decode is traced (module cache) and checked:
+Tiny random 32-layer models of each family (`contract_families`: LLaVA-1.5 with 576 visual
+tokens, LLaVA-NeXT with anyres images and a Mistral sliding window, Qwen2.5-VL with 3-D
+positions), so every method runs with its published layers and the papers' budgets (each method
+at 128 equivalent tokens, or 192 where its stages cannot reach 128, in each of its scoring-layer
+variants; SparseVLM also as the seed's v1 and as v2; on LLaVA-NeXT and Qwen-VL the budgets are
+fractions of 576 of each image's tokens). A method that does not apply to a family must refuse
+it by name (VisionZip on Qwen-VL). For each, one prefill + decode is traced (module cache) and
+checked:
 - text (and system) tokens always survive, in order; kept visual tokens keep their order; merged
   tokens sit between the kept visual tokens and the text;
 - per-layer counts in the stats and records equal what the layers actually ran (KV lengths), and
   token accounting counts the image's tokens before any pruning as the dense reference;
 - `--retained-tokens N` realises N within the method's granularity;
-- positions follow the method's policy, in prefill and in decode;
+- positions follow the method's policy (1-D or 3-D), in prefill and in decode;
 - cached decoding over the ragged cache equals a no-cache recomputation of the same pruned prompt;
 - determinism; a text-only prompt is a no-op; settings that do not fit the model are refused;
 - a batch of mixed prompts gives each sample exactly what it gets alone.
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from contract_families import FAMILIES, Family, llava_family, next_family, qwen_family
 from pruning_helpers import Spy
 from sparse_helpers import QUESTION_IDS, SYSTEM_IDS, PromptOnly, pixels, prompt_ids
 
@@ -31,7 +36,7 @@ from llava.experiments.method_grid import method_grid
 from llava.generate import GenerationOptions, decode_one_token, generate, prefill
 from llava.sparse.base import MERGED, SYSTEM, TEXT, VISUAL
 from llava.sparse.budget import account
-from llava.sparse.registry import methods
+from llava.sparse.registry import REFERENCE_VISUAL_TOKENS, methods
 
 STEPS = 3  # decoded tokens after the prefill token
 EXTRA_CASES = {
@@ -65,17 +70,50 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# method -> families it refuses, and the words of its refusal
+REFUSED = {"visionzip": {"qwen-vl": "no CLS token"}}
+_BUILDERS = {"llava-1.5": llava_family, "llava-next": next_family, "qwen-vl": qwen_family}
+
+
+@pytest.fixture(scope="session", params=FAMILIES)
+def family(request, tmp_path_factory) -> Family:
+    return _BUILDERS[request.param](tmp_path_factory.mktemp("contract") / request.param)
+
+
+def method_name(label: str) -> str:
+    names = sorted(methods(), key=len, reverse=True)  # "pdrop-after" before "pdrop"
+    return next(name for name in names if label == name or label.startswith(name + "-"))
+
+
 def make_method(label: str, model):
     return pruner_from_args(parse(CASES[label]), model)
 
 
-def stage(label: str, model) -> str:
-    return methods()[make_method(label, model).describe()["method"]].stage
+def stage(label: str) -> str:
+    return methods()[method_name(label)].stage
 
 
-def test_every_registered_method_is_in_the_contract_run(contract_model) -> None:
-    covered = {make_method(label, contract_model).describe()["method"] for label in CASES}
+@pytest.fixture
+def case(label: str, family: Family) -> tuple[str, Family]:
+    """The (label, family) pair, skipped where the method refuses the family (the refusal
+    itself is checked by `test_methods_refuse_families_they_do_not_apply_to`)."""
+    if family.name in REFUSED.get(method_name(label), {}):
+        pytest.skip(f"{method_name(label)} refuses {family.name}")
+    return label, family
+
+
+def test_every_registered_method_is_in_the_contract_run() -> None:
+    covered = {method_name(label) for label in CASES}
     assert covered == set(methods())
+
+
+def test_methods_refuse_families_they_do_not_apply_to(family: Family) -> None:
+    for method, refused in REFUSED.items():
+        if family.name not in refused:
+            continue
+        for label in (label for label in CASES if method_name(label) == method):
+            with pytest.raises(ValueError, match=refused[family.name]):
+                make_method(label, family.model)
 
 
 @dataclass
@@ -94,12 +132,13 @@ class Trace:
         return self.run.after_views()
 
 
-_TRACES: dict[str, Trace] = {}
+_TRACES: dict[tuple[str, str], Trace] = {}
 
 
-def trace(label: str, model) -> Trace:
-    if label not in _TRACES:
-        ids, images = prompt_ids(), pixels(model)
+def trace(label: str, family: Family) -> Trace:
+    if (family.name, label) not in _TRACES:
+        model = family.model
+        ids, images = prompt_ids(), [family.image(0)]
         spy = Spy(make_method(label, model))
         logits, cache, (stats,) = prefill(model, ids, images, spy)
         lengths, positions = [cache.lengths()], [cache.next_positions()[:, 0].tolist()]
@@ -112,10 +151,10 @@ def trace(label: str, model) -> Trace:
             logits = decode_one_token(model, torch.tensor([tokens[-1]]), cache)
             lengths.append(cache.lengths())
             positions.append(cache.next_positions()[:, 0].tolist())
-        _TRACES[label] = Trace(
+        _TRACES[family.name, label] = Trace(
             ids, images, spy.runs[0], stats, lengths, positions, tokens, all_logits
         )
-    return _TRACES[label]
+    return _TRACES[family.name, label]
 
 
 @pytest.fixture(params=list(CASES))
@@ -123,14 +162,30 @@ def label(request):
     return request.param
 
 
-def test_text_survives_and_visual_order_is_kept(label, contract_model):
-    t = trace(label, contract_model)
-    pre_llm = stage(label, contract_model) == "pre-LLM"
+def expected_visual_order(visual: list[int], pre_llm: bool, family: Family) -> None:
+    """Kept visual tokens stay distinct and in prompt order, merged ones after them. VisionZip
+    leads with CLS; on LLaVA-NeXT its reference interleaves its made tokens with the tiles'
+    patches (`llava.sparse.visionzip_anyres`), so only the kept order is checked there."""
+    if pre_llm and visual[:1] == [MERGED]:
+        visual = visual[1:]  # VisionZip's CLS leads its image tokens
+    kept = [o for o in visual if o != MERGED]
+    assert kept == sorted(set(kept)), "kept visual tokens must stay distinct, in order"
+    if pre_llm and family.name == "llava-next":
+        return
+    merged = [i for i, o in enumerate(visual) if o == MERGED]
+    assert merged == list(range(len(kept), len(visual))), "merged tokens after the kept"
+
+
+def test_text_survives_and_visual_order_is_kept(case):
+    label, family = case
+    t = trace(label, family)
+    pre_llm = stage(label) == "pre-LLM"
     first = t.run.views[0].before
     roles0, origin0 = first.roles[0], first.origin[0]
     system = origin0[roles0 == SYSTEM].tolist()
     text = origin0[roles0 == TEXT].tolist()
-    assert len(text) == t.ids.shape[1] - len(system) - 1 and first.num_visual == 576
+    assert len(text) == t.ids.shape[1] - len(system) - 1
+    assert first.num_visual == family.visual_tokens
     for view in t.run.views:
         state = view.after
         roles, origin = state.roles[0].tolist(), state.origin[0]
@@ -139,28 +194,24 @@ def test_text_survives_and_visual_order_is_kept(label, contract_model):
         assert roles == expected_roles
         assert origin[state.roles[0] == SYSTEM].tolist() == system
         assert origin[state.roles[0] == TEXT].tolist() == text
-        visual = origin[state.roles[0] == VISUAL].tolist()
-        if pre_llm and visual[:1] == [MERGED]:
-            visual = visual[1:]  # VisionZip's CLS leads its image tokens
-        kept = [o for o in visual if o != MERGED]
-        assert kept == sorted(set(kept)), "kept visual tokens must stay distinct, in order"
-        merged = [i for i, o in enumerate(visual) if o == MERGED]
-        assert merged == list(range(len(kept), len(visual))), "merged tokens after the kept"
+        expected_visual_order(origin[state.roles[0] == VISUAL].tolist(), pre_llm, family)
     if label != "dense":
-        assert t.run.views[-1].after.num_visual < 576
+        assert t.run.views[-1].after.num_visual < family.visual_tokens
 
 
 def same_tokens(a, b) -> bool:
     return torch.equal(a.origin, b.origin) and torch.equal(a.hidden, b.hidden)
 
 
-def test_counts_equal_what_the_layers_ran(label, contract_model):
-    t = trace(label, contract_model)
-    stats, layers = t.stats, len(contract_model.model.layers)
+def test_counts_equal_what_the_layers_ran(case):
+    label, family = case
+    t = trace(label, family)
+    model, visual = family.model, family.visual_tokens
+    stats, layers = t.stats, len(model.model.layers)
     assert len(t.views) == len(stats.tokens_in) == len(stats.visual_in) == layers
     assert stats.tokens_in == t.lengths[0], "KV length of each layer = tokens that entered it"
-    assert stats.image_tokens == 576, "the dense reference: the image before any pruning"
-    assert stats.dense_prompt_tokens == t.ids.shape[1] - 1 + 576
+    assert stats.image_tokens == visual, "the dense reference: the image before any pruning"
+    assert stats.dense_prompt_tokens == t.ids.shape[1] - 1 + visual
     for idx, view in enumerate(t.views):
         assert view.layer == idx
         assert stats.tokens_in[idx] == view.before.num_tokens
@@ -170,60 +221,92 @@ def test_counts_equal_what_the_layers_ran(label, contract_model):
     before_changes = {v.layer for v in t.run.views if v.hook == "before"}
     assert changed | before_changes == {r.layer for r in stats.records if r.pruned and r.layer >= 0}
     for record in stats.records:
+        assert record.scores.shape == (record.visual_in,)
         if record.layer < 0:  # pre-LLM: the image's tokens, then what layer 0 received
-            assert (record.visual_in, record.visual_out) == (576, stats.visual_in[0])
+            assert (record.visual_in, record.visual_out) == (visual, stats.visual_in[0])
             continue
         counted = stats.visual_in if record.before else stats.visual_out
         assert record.visual_out == counted[record.layer]
-        assert record.scores.shape == (record.visual_in,)
-    accounting = account(stats, contract_model.config.text)
-    assert accounting.visual_tokens == 576
+    accounting = account(stats, model.config.text)
+    assert accounting.visual_tokens == visual
     assert accounting.equivalent_tokens_output == sum(stats.visual_out) / layers
     assert accounting.equivalent_tokens_input == sum(stats.visual_in) / layers
+    assert accounting.equivalent_ratio_output == accounting.equivalent_tokens_output / visual
+    ((dense, _),) = model.prepare_samples(t.ids, t.images)
+    newlines = int(dense.layout.separator.sum())
+    assert accounting.image_newline_tokens == stats.image_newline_tokens == newlines
+    assert (newlines > 0) == (family.name == "llava-next")  # one per row of the tiles' grid
     # Each decode step adds exactly one entry to every layer's cache.
     for step, lengths in enumerate(t.lengths):
         assert lengths == [n + step for n in stats.tokens_in]
 
 
-def test_retained_tokens_are_realised(label, contract_model):
+def test_retained_tokens_are_realised(case):
+    """N equivalent tokens on LLaVA-1.5; N / 576 of each image's tokens where counts vary,
+    except VisionZip on LLaVA-NeXT, which keeps N per crop as its reference does (N / 576 of
+    the tiny model's 36-patch crops)."""
+    label, family = case
     flags = CASES[label]
     if "--retained-tokens" not in flags:
         pytest.skip("no token budget asked")
     target = int(flags[flags.index("--retained-tokens") + 1])
-    pruner = make_method(label, contract_model)
-    realised = account(trace(label, contract_model).stats, contract_model.config.text)
+    name = method_name(label)
+    if family.varies:
+        target = target * family.visual_tokens / REFERENCE_VISUAL_TOKENS
+        if name == "visionzip":
+            per_crop = int(flags[flags.index("--retained-tokens") + 1]) * family.crop_patches
+            target = family.crops * round(per_crop / REFERENCE_VISUAL_TOKENS)
+    realised = account(trace(label, family).stats, family.model.config.text)
     within = 1.0
-    if pruner.name == "dart":  # one more token per pivot: 8 tokens over 31 of 32 layers
+    if name == "dart":  # one more token per pivot: 8 tokens over 31 of 32 layers
         within = 8 * 31 / 32 / 2
     assert abs(realised.equivalent_tokens_output - target) <= within
 
 
-def test_positions_follow_the_policy(label, contract_model):
-    t = trace(label, contract_model)
+def test_positions_follow_the_policy(case):
+    """Renumbering: 1-D positions 0..n-1, 3-D ones compacted (`llava.sparse.positions`); keeping:
+    every prompt token's position(s) as at layer 0. Decoding: each layer gives the new token one
+    past the largest position it holds (its cache length when renumbered in 1-D), the prompt's
+    when positions are kept; the three axes together in 3-D."""
+    label, family = case
+    t = trace(label, family)
     renumbers = t.run.inner.renumbers_positions
     layer0 = t.views[0].before
-    position_of = dict(zip(layer0.origin[0].tolist(), layer0.positions[0].tolist(), strict=True))
+
+    def per_token(state) -> list:
+        positions = state.positions[0]
+        return positions.T.tolist() if positions.dim() == 2 else positions.tolist()
+
+    position_of = dict(zip(layer0.origin[0].tolist(), per_token(layer0), strict=True))
+    largest = []
     for view in t.views:
-        positions = view.before.positions[0].tolist()
-        if renumbers:
+        positions = per_token(view.before)
+        largest.append(int(view.before.positions.max()))
+        if renumbers and view.before.positions.dim() == 2:
             assert positions == list(range(view.before.num_tokens))
+        elif renumbers:
+            assert positions == per_token(view.before.renumbered())
         else:
             for origin, position in zip(view.before.origin[0].tolist(), positions, strict=True):
                 if origin != MERGED:
                     assert position == position_of[origin]
+    dense_next = int(layer0.positions.max()) + 1
     for step, (lengths, nexts) in enumerate(zip(t.lengths, t.next_positions, strict=True)):
         if renumbers:
-            assert nexts == lengths, "decode position = the layer's cache length"
+            assert nexts == [n + 1 + step for n in largest]
+            if layer0.positions.dim() == 2:
+                assert nexts == lengths, "decode position = the layer's cache length"
         else:
-            assert nexts == [layer0.num_tokens + step] * len(lengths)
+            assert nexts == [dense_next + step] * len(lengths)
 
 
-def test_cached_decoding_equals_recomputation(label, contract_model):
+def test_cached_decoding_equals_recomputation(case):
     """Append the decoded tokens to the prompt as text and run one no-cache pass in which the
     method acts on the prompt part only (its decisions are then those of the prefill, by
     causality); the continuation's logits must equal those of cached decoding."""
-    model = contract_model
-    t = trace(label, model)
+    label, family = case
+    model = family.model
+    t = trace(label, family)
     continuation = torch.tensor([t.tokens[:STEPS]])
     ids = torch.cat((t.ids, continuation), dim=1)
     wrapped = Spy(PromptOnly(make_method(label, model), tail=STEPS))
@@ -240,9 +323,10 @@ def test_cached_decoding_equals_recomputation(label, contract_model):
         assert view.before.num_tokens == prefill_view.before.num_tokens + STEPS
 
 
-def test_deterministic(label, contract_model):
-    model = contract_model
-    t = trace(label, model)
+def test_deterministic(case):
+    label, family = case
+    model = family.model
+    t = trace(label, family)
     again = generate(model, t.ids, t.images, make_method(label, model), GenerationOptions(4))
     (stats,) = again.stats
     assert again.tokens[0].tolist() == t.tokens
@@ -254,12 +338,14 @@ def test_deterministic(label, contract_model):
         assert torch.equal(mine.scores, theirs.scores)
 
 
-def test_a_text_only_prompt_is_a_no_op(label, contract_model):
+def test_a_text_only_prompt_is_a_no_op(case):
     """No image: nothing to prune; the answer is the dense one and nothing is recorded pruned."""
+    label, family = case
+    model = family.model
     ids = torch.tensor([SYSTEM_IDS + QUESTION_IDS])
     options = GenerationOptions(max_new_tokens=4)
-    pruned = generate(contract_model, ids, None, make_method(label, contract_model), options)
-    dense = generate(contract_model, ids, None, None, options)
+    pruned = generate(model, ids, None, make_method(label, model), options)
+    dense = generate(model, ids, None, None, options)
     (stats,) = pruned.stats
     assert torch.equal(pruned.tokens, dense.tokens)
     assert stats.image_tokens == 0 and set(stats.visual_out) == {0}
@@ -292,16 +378,18 @@ def test_settings_that_do_not_fit_the_model_are_refused(small_gqa_model):
             prefill(small_gqa_model, prompt_ids(), pixels(small_gqa_model), pruner)
 
 
-def test_a_batch_gives_each_sample_what_it_gets_alone(label, contract_model):
+def test_a_batch_gives_each_sample_what_it_gets_alone(case):
     """Three samples of different lengths (one text-only, one with a longer question, the image
-    at another index) in one batch: per sample, the same greedy tokens and decisions."""
-    model = contract_model
+    at another index; on LLaVA-NeXT and Qwen-VL images of two sizes, so two visual token counts
+    and budgets) in one batch: per sample, the same greedy tokens and decisions."""
+    label, family = case
+    model = family.model
     prompts = [
         prompt_ids()[0],
         torch.tensor(SYSTEM_IDS + QUESTION_IDS),
         torch.tensor(SYSTEM_IDS[:5] + [prompt_ids()[0, len(SYSTEM_IDS)].item()] + QUESTION_IDS * 2),
     ]
-    images = [pixels(model, seed=0)[0], None, pixels(model, seed=1)[0]]
+    images = [family.image(0), None, family.image(1)]
     options = GenerationOptions(max_new_tokens=5)
     batch = generate(model, prompts, images, make_method(label, model), options)
     for row, (ids, image) in enumerate(zip(prompts, images, strict=True)):
