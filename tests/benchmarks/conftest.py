@@ -11,6 +11,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Real LLaVA data, outside the repo (absent from a user's clone): tests using it skip.
 SHARED_LLAVA = REPO_ROOT.parent / "shared" / "benchmarks" / "llava"
+LLAVA_SUITE = REPO_ROOT.parent / "shared" / "benchmarks" / "llava-suite"
+SUITE_FIXTURES = REPO_ROOT / "tests" / "data" / "suite"
 
 
 @pytest.fixture
@@ -33,3 +35,17 @@ def shared_llava() -> Path:
     if not SHARED_LLAVA.is_dir():
         pytest.skip(f"real LLaVA benchmark files not found at {SHARED_LLAVA} (only on dev hosts)")
     return SHARED_LLAVA
+
+
+@pytest.fixture
+def llava_suite() -> Path:
+    """LLaVA's released suite files (eval.zip answers, uploads, reviews, grades), or a skip."""
+    if not LLAVA_SUITE.is_dir():
+        pytest.skip(f"real LLaVA suite files not found at {LLAVA_SUITE} (only on dev hosts)")
+    return LLAVA_SUITE
+
+
+@pytest.fixture
+def suite_fixtures() -> Path:
+    """tests/data/suite: inputs and the official code's outputs on them (see the READMEs)."""
+    return SUITE_FIXTURES
