@@ -11,7 +11,7 @@ from importlib import import_module
 
 from llava.benchmarks.registry import Benchmark, Score
 
-BENCHMARK_MODULES = ("pope", "mme", "textvqa", "vqav2", "vizwiz", "mmvet")
+BENCHMARK_MODULES = ("pope", "mme", "textvqa", "vqav2", "vizwiz", "mmvet", "llavabench")
 
 __all__ = ["BENCHMARK_MODULES", "Benchmark", "Score", "benchmarks", "get_benchmark"]
 

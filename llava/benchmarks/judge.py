@@ -27,6 +27,7 @@ API_KEY_VARIABLES = ("LLAVA_JUDGE_API_KEY", "OPENAI_API_KEY")
 MODEL_VARIABLE = "LLAVA_JUDGE_MODEL"
 TIMEOUT_VARIABLE = "LLAVA_JUDGE_TIMEOUT"  # seconds per request
 ATTEMPTS_VARIABLE = "LLAVA_JUDGE_MAX_ATTEMPTS"
+BACKOFF_VARIABLE = "LLAVA_JUDGE_BACKOFF"  # seconds before the first retry, doubled for each next
 # HTTP statuses worth another try: rate limits, timeouts and server errors.
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -49,15 +50,16 @@ class JudgeConfig:
         return self.model or official
 
 
-def _number(environ: Mapping[str, str], name: str, default: float, kind: type) -> float:
+def _number(environ: Mapping[str, str], name: str, default: float, kind: type, least: float):
     if not environ.get(name):
         return default
     try:
         value = kind(environ[name])
     except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"{name}={environ[name]!r}: expected a positive {kind.__name__}")
+        value = least - 1
+    if value < least:
+        what = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{name}={environ[name]!r}: expected {what} >= {least}")
     return value
 
 
@@ -73,8 +75,9 @@ def judge_config_from_env(environ: Mapping[str, str]) -> JudgeConfig:
         base_url=base_url or (OPENAI_BASE_URL if api_key else None),
         api_key=api_key,
         model=environ.get(MODEL_VARIABLE) or None,
-        timeout=_number(environ, TIMEOUT_VARIABLE, JudgeConfig.timeout, float),
-        max_attempts=int(_number(environ, ATTEMPTS_VARIABLE, JudgeConfig.max_attempts, int)),
+        timeout=_number(environ, TIMEOUT_VARIABLE, JudgeConfig.timeout, float, 0.001),
+        max_attempts=_number(environ, ATTEMPTS_VARIABLE, JudgeConfig.max_attempts, int, 1),
+        backoff=_number(environ, BACKOFF_VARIABLE, JudgeConfig.backoff, float, 0),
     )
 
 

@@ -49,3 +49,19 @@ def llava_suite() -> Path:
 def suite_fixtures() -> Path:
     """tests/data/suite: inputs and the official code's outputs on them (see the READMEs)."""
     return SUITE_FIXTURES
+
+
+@pytest.fixture
+def judge_env(monkeypatch: pytest.MonkeyPatch) -> Callable:
+    """Point the judge's environment at a stub judge (judge_stub.StubJudge): no retry waits,
+    `attempts` tries per request, no OPENAI_* fallbacks."""
+
+    def point_at(stub, attempts: int = 1) -> None:
+        for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "LLAVA_JUDGE_MODEL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LLAVA_JUDGE_BASE_URL", stub.base_url)
+        monkeypatch.setenv("LLAVA_JUDGE_API_KEY", "test-key")
+        monkeypatch.setenv("LLAVA_JUDGE_MAX_ATTEMPTS", str(attempts))
+        monkeypatch.setenv("LLAVA_JUDGE_BACKOFF", "0")
+
+    return point_at

@@ -137,18 +137,6 @@ def _replier(mmvet_dir: Path, results_file: Path, replies: dict[str, list[str]])
     return reply
 
 
-@pytest.fixture
-def judge_env(monkeypatch: pytest.MonkeyPatch):
-    def point_at(stub: StubJudge, attempts: int = 1) -> None:
-        for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "LLAVA_JUDGE_MODEL"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("LLAVA_JUDGE_BASE_URL", stub.base_url)
-        monkeypatch.setenv("LLAVA_JUDGE_API_KEY", "test-key")
-        monkeypatch.setenv("LLAVA_JUDGE_MAX_ATTEMPTS", str(attempts))
-
-    return point_at
-
-
 def test_replaying_the_released_grades_gives_the_released_files(
     llava_suite: Path, tmp_path: Path, judge_env, capsys: pytest.CaptureFixture
 ) -> None:
