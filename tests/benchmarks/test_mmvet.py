@@ -293,3 +293,24 @@ def test_registry_entry(tmp_path: Path) -> None:
     entry = get_benchmark("mmvet")
     assert (entry.scoring, entry.answering, entry.score) == ("judge", "llava.eval.model_vqa", None)
     assert entry.answers_file(tmp_path, "m") == tmp_path / "mm-vet/answers/m.jsonl"
+
+
+def test_bard_subset_reuses_the_grades_without_a_judge(llava_suite, tmp_path, monkeypatch, capsys):
+    folder = llava_suite / "mm-vet"
+    for name in ("llava-v1.5-13b.json", "llava-v1.5-13b_gpt-4-grade-1runs.json"):
+        shutil.copy(folder / "results" / name, tmp_path)
+    for name in (
+        "LLAVA_JUDGE_BASE_URL",
+        "LLAVA_JUDGE_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    argv = ["--mmvet_path", str(folder), "--result_file", str(tmp_path / "llava-v1.5-13b.json")]
+    assert eval_mmvet.main([*argv, "--gpt_model", "gpt-4", "--use_sub_set"]) == 0
+    subset = json.loads((folder / "bard_set.json").read_text())
+    grades = json.loads((tmp_path / "llava-v1.5-13b_gpt-4-grade-1runs.json").read_text())
+    expected = round(sum(grades[k]["score"][0] for k in subset) / len(subset) * 100, 1)
+    row = _csv_rows(tmp_path / "llava-v1.5-13b_bardset_gpt-4-cap-score-1runs.csv")
+    assert float(row["llava-v1.5-13b"]["total"]) == expected
+    assert "requests sent" not in capsys.readouterr().out
