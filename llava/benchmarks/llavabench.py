@@ -115,6 +115,8 @@ def review_items(
                 raise ValueError(f"{name}, line {line}: no string 'text'")
         if "answer_id" not in answer:
             raise ValueError(f"{answer_file}, line {line}: no 'answer_id'")
+        if not isinstance(question.get("text"), str):
+            raise ValueError(f"{question_file}, line {line}: no string 'text'")
         category = f"llava_bench_{question.get('category')}"
         if category not in rules:
             raise ValueError(f"{question_file}, line {line}: no rule {category!r} in the rule file")

@@ -10,7 +10,9 @@ The same rules exist in three variants, and the differences change scores:
   gets the punctuation, period, number, article and contraction steps (no comma / "?" / "'s"
   step; lower-casing happens in the number step); the 10 human answers get the punctuation
   step only, and only when they are not all identical. Its digit-comma test takes exactly one
-  comma between digits, EvalAI's a run of them.
+  comma between digits, EvalAI's a run of them. (The repository's later master, a013f00 of
+  2021, instead processes prediction and human answers fully when the answers disagree and
+  neither when they agree; the c4e6a0e rule is the one followed here.)
 - VizWiz's evaluation (`vizwiz_prediction`; Qing Li's VQAEval for VizWiz, distributed at
   vizwiz.org, ported in TRI-ML/vlm-evaluation 7292fd6 vlm_eval/util/evaluation/vizwiz/eval.py):
   the prediction as in the VQA evaluation but with VizWiz's contraction table; human answers

@@ -31,6 +31,7 @@ from llava.benchmarks.judge import (  # noqa: E402
     judge_config_from_env,
 )
 from llava.benchmarks.llavabench import (  # noqa: E402
+    MAX_TOKENS,
     OFFICIAL_JUDGE_MODEL,
     SYSTEM_MESSAGE,
     TEMPERATURE,
@@ -53,7 +54,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--max-tokens",
         type=int,
-        default=1024,
+        default=MAX_TOKENS,
         help="maximum number of tokens produced in the output",
     )
     parser.add_argument("--judge-cache", help="the judgement cache file (JSON lines)")
