@@ -109,8 +109,10 @@ class ResultFiles:
 def result_files(
     result_path: str | Path, model: str, gpt_model: str, num_run: int, subset_name: str = ""
 ) -> ResultFiles:
-    """The evaluator's file names; the grade file's name has no subset part."""
+    """The evaluator's file names; the grade file's name has no subset part. A "/" in the judge's
+    name (as some endpoints name models) becomes "_", so the files stay in `result_path`."""
     folder = Path(result_path)
+    gpt_model = gpt_model.replace("/", "_")
     stem = f"{model}_{subset_name}{gpt_model}"
     return ResultFiles(
         grade=folder / f"{model}_{gpt_model}-grade-{num_run}runs.json",
@@ -119,9 +121,9 @@ def result_files(
     )
 
 
-def check_grades(grades: object, metadata: MMVetMetadata, path: str | Path) -> dict[str, dict]:
+def check_grades(grades: object, path: str | Path) -> dict[str, dict]:
     """A grade file's content: {sample id: {"model": [...], "content": [...], "score": [...]}},
-    with lists of one length per sample and only samples of MM-Vet."""
+    with lists of one length per sample."""
     if not isinstance(grades, dict):
         raise ValueError(f"{path}: expected a JSON object {{sample id: grades}}")
     for sample_id, grade in grades.items():

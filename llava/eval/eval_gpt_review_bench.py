@@ -66,10 +66,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    config = judge_config_from_env(os.environ)
     output = Path(args.output)
     cache_file = Path(args.judge_cache or output.parent / "judge-cache" / output.name)
     try:
+        config = judge_config_from_env(os.environ)
         rules = read_json(args.rule, "rule file")
         items = review_items(
             read_jsonl(args.question, "question file"),

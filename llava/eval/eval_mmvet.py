@@ -68,11 +68,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    config = judge_config_from_env(os.environ)
-    gpt_model = args.gpt_model or config.judge_model(OFFICIAL_JUDGE_MODEL)
     model = Path(args.result_file).stem
     result_path = Path(args.result_path or Path(args.result_file).parent)
     try:
+        config = judge_config_from_env(os.environ)
+        gpt_model = args.gpt_model or config.judge_model(OFFICIAL_JUDGE_MODEL)
         metadata = load_metadata(args.mmvet_path, args.use_sub_set)
         files = result_files(result_path, model, gpt_model, args.num_run, metadata.subset_name)
         results = read_json(args.result_file, "MM-Vet result file")
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"{args.result_file}: expected {{sample id: answer text}}")
         grades = {}
         if files.grade.is_file():
-            grades = check_grades(read_json(files.grade, "grade file"), metadata, files.grade)
+            grades = check_grades(read_json(files.grade, "grade file"), files.grade)
         if needs_more_runs(grades, metadata, args.num_run):
             cache_file = result_path / "judge-cache" / f"{files.grade.stem}.jsonl"
             client = JudgeClient(config, JudgeCache(args.judge_cache or cache_file))

@@ -314,3 +314,12 @@ def test_bard_subset_reuses_the_grades_without_a_judge(llava_suite, tmp_path, mo
     row = _csv_rows(tmp_path / "llava-v1.5-13b_bardset_gpt-4-cap-score-1runs.csv")
     assert float(row["llava-v1.5-13b"]["total"]) == expected
     assert "requests sent" not in capsys.readouterr().out
+
+
+def test_result_file_names(tmp_path: Path) -> None:
+    files = mmvet.result_files(tmp_path, "llava-v1.5-13b", "gpt-4", 3, "bardset_")
+    assert files.grade.name == "llava-v1.5-13b_gpt-4-grade-3runs.json"  # no subset part
+    assert files.cap_score.name == "llava-v1.5-13b_bardset_gpt-4-cap-score-3runs.csv"
+    assert files.cap_int_score.name == "llava-v1.5-13b_bardset_gpt-4-cap-int-score-3runs.csv"
+    other = mmvet.result_files(tmp_path, "m", "openai/gpt-4o", 1)
+    assert other.grade == tmp_path / "m_openai_gpt-4o-grade-1runs.json"
