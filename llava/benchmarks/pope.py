@@ -211,7 +211,7 @@ def evaluate_pope(
     )
     answers = read_jsonl(result_file, "POPE result file")
     if not answers:
-        raise ValueError(f"POPE result file {result_file} holds no answers")
+        raise ValueError(f"POPE result file {result_file} is empty: no answers to score")
     check_answer_ids(answers, result_file)
     check_answer_texts(answers, result_file)
     by_split = _answers_by_split(question_by_id, answers, label_files, result_file)

@@ -171,11 +171,12 @@ def load_annotations(annotation_file: str | Path) -> dict[tuple[str, str], list[
             f"TextVQA annotation file not found: {path} (download TextVQA_0.5.1_val.json from "
             "textvqa.org)"
         )
-    with path.open(encoding="utf-8") as f:
-        try:
-            content = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON ({err})") from err
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from err
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from err
     if not isinstance(content, dict) or not isinstance(content.get("data"), list):
         raise ValueError(f'{path}: expected {{"data": [...]}} as in TextVQA_0.5.1_val.json')
     annotations = {}
@@ -226,7 +227,7 @@ def score_answers(
     """Score LLaVA answer records (`question_id` = image id, `prompt`, `text`): one answer to
     every annotated question, none to others."""
     if not answers:
-        raise ValueError(f"{result_file} has no answers")
+        raise ValueError(f"{result_file} is empty: no answers to score")
     check_answer_ids(answers, result_file)
     check_answer_strings(answers, result_file, "prompt")
     check_answer_texts(answers, result_file)

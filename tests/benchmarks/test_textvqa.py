@@ -151,7 +151,7 @@ def test_input_errors(tmp_path: Path, write_jsonl) -> None:
     annotations = load_annotations(_annotations(tmp_path / "val.json"))
     with pytest.raises(ValueError, match="answer #1 has no 'prompt' field"):
         score_answers([{"question_id": "img1", "text": "x"}], annotations)
-    with pytest.raises(ValueError, match="has no answers"):
+    with pytest.raises(ValueError, match="is empty: no answers"):
         score_answers([], annotations)
     with pytest.raises(ValueError, match="annotation file not found"):
         load_annotations(tmp_path / "missing.json")
