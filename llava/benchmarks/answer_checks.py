@@ -69,6 +69,14 @@ def check_answer_strings(answers: Sequence[dict], path: str | Path, field: str) 
     _check_field(answers, path, field, lambda value: isinstance(value, str), "string")
 
 
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
 def check_answer_keys(
     answers: Sequence[dict],
     path: str | Path,
@@ -82,6 +90,14 @@ def check_answer_keys(
     question ids repeat); `what` names that in messages.
     """
     keys = [key(answer) for answer in answers]
+    unhashable = [position for position, k in enumerate(keys, start=1) if not _hashable(k)]
+    if unhashable:
+        first = keys[unhashable[0] - 1]
+        raise ValueError(
+            f"{path}: answer #{unhashable[0]} names its {what} by a {type(first).__name__} "
+            f"({first!r:.80}), not a string or a number; {len(unhashable)} of {len(answers)} "
+            "answers do"
+        )
     repeated = [k for k, n in Counter(keys).items() if n > 1]
     if repeated:
         raise ValueError(

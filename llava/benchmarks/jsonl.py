@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 
 def read_jsonl(path: str | Path, what: str) -> list[dict]:
@@ -45,12 +48,20 @@ def _parse_line(raw: bytes, line_no: int, path: Path, what: str) -> dict | None:
     return record
 
 
-def write_json(path: str | Path, document: dict) -> None:
-    """Save a scorer's report (indented JSON), creating its folder; a path that cannot be
-    written is a ValueError naming it."""
+@contextmanager
+def output_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
+    """`path` opened for writing, its folder created; a path that cannot be written (a folder,
+    no permission, a full disk) is a ValueError naming it."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        with path.open(mode, **({} if "b" in mode else {"encoding": "utf-8"})) as f:
+            yield f
     except OSError as err:
         raise ValueError(f"cannot write {path} ({err.strerror or err})") from err
+
+
+def write_json(path: str | Path, document: dict) -> None:
+    """Save a scorer's report (indented JSON, a final newline)."""
+    with output_file(path) as f:
+        f.write(json.dumps(document, indent=2) + "\n")
