@@ -13,7 +13,7 @@ What LLaVA's entry points do, and what is kept:
 What is changed, because LLaVA silently feeds the model a wrong picture or crashes:
 - 16-bit and 32-bit grayscale (`I;16*`, `I`) are scaled to 8 bits (the high byte, as Pillow
   reads 16-bit RGB PNGs) instead of clipped to 255: PIL's own `.convert` turns a 16-bit PNG
-  almost uniformly white. `I` is taken as 16-bit data, which is how Pillow before 10.x opened
+  almost uniformly white. `I` is taken as 16-bit data, which is how older Pillow versions opened
   16-bit PNGs. Float images (`F`) in [0, 1] are scaled by 255, other float images clipped to
   [0, 255].
 - With `convert_rgb=False`, modes LLaVA's square padding cannot fill with its three-value mean
