@@ -1,11 +1,14 @@
 """Model configuration, read from a checkpoint's ``config.json`` in exactly one place.
 
-Two checkpoint formats hold the same LLaVA-1.5 model:
-- the original LLaVA format (``liuhaotian/llava-v1.5-7b``): flat LLaMA fields plus ``mm_*`` keys,
-  the CLIP tower referenced by ``mm_vision_tower`` (not stored in the checkpoint);
-- the llava-hf format (``llava-hf/llava-1.5-7b-hf``, transformers'
-  ``LlavaForConditionalGeneration``): nested ``text_config`` / ``vision_config``, the tower's
-  weights included.
+Two checkpoint formats hold the same LLaVA-1.5 or LLaVA-NeXT model:
+- the original LLaVA format (``liuhaotian/llava-v1.5-7b``, ``llava-v1.6-vicuna-7b``,
+  ``llava-v1.6-mistral-7b``): flat decoder fields plus ``mm_*`` keys, the CLIP tower referenced
+  by ``mm_vision_tower``, LLaVA-NeXT's anyres settings (``image_aspect_ratio: anyres``, grid
+  pinpoints, ``mm_patch_merge_type: spatial_unpad``);
+- the llava-hf format (``llava-hf/llava-1.5-7b-hf``, ``llava-hf/llava-v1.6-*-hf``,
+  transformers' ``LlavaForConditionalGeneration`` / ``LlavaNextForConditionalGeneration``):
+  nested ``text_config`` / ``vision_config``, the tower's weights included.
+Qwen2-VL / Qwen2.5-VL checkpoints (``model_type`` qwen2_vl / qwen2_5_vl) are transformers'.
 The format is decided from the file's contents, never from the folder's name.
 """
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -82,41 +86,26 @@ class QwenVLConfig:
     family: str = "qwen-vl"
 
 
-def qwen_config_from_dict(raw: dict[str, Any], where: str | Path = "config.json") -> QwenVLConfig:
-    """Both layouts: transformers 5 nests the decoder's fields under text_config, the hub's
-    Qwen checkpoints keep them at the top level (with `rope_scaling` holding mrope_section)."""
-    try:
-        text = {**raw, **(raw.get("text_config") or {})}
-        text["tie_word_embeddings"] = raw.get(
-            "tie_word_embeddings", text.get("tie_word_embeddings", False)
-        )
-        config = llama_config_from_dict(text, raw["model_type"])
-        vision = raw["vision_config"]
-    except KeyError as err:
-        raise ValueError(f"{where} has no {err.args[0]!r} field, which Qwen-VL needs") from err
-    if config.mrope_section is None:
-        raise ValueError(f"{where}: a Qwen-VL config without mrope_section (rope_scaling)")
-    return QwenVLConfig(
-        text=config,
-        version=raw["model_type"],
-        vision_config=vision,
-        image_token_id=raw.get("image_token_id", 151655),
-        spatial_merge_size=vision.get("spatial_merge_size", 2),
-        context_len=text.get("max_position_embeddings", 32768),
-    )
-
-
 def read_config_json(folder: str | Path) -> dict[str, Any]:
     path = Path(folder) / "config.json"
     if not path.is_file():
         raise FileNotFoundError(
             f"{path} not found: --model-path must be a checkpoint folder with a config.json "
-            "(original LLaVA or llava-hf format)"
+            "(original LLaVA, llava-hf or Qwen-VL format)"
         )
     try:
-        return json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from err
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(raw, dict):
+        kind = {list: "an array", str: "a string", type(None): "null"}.get(type(raw), "a number")
+        raise ValueError(
+            f"{path} holds {kind}, not a JSON object of model settings; "
+            "--model-path must be a checkpoint folder (download its config.json again)"
+        )
+    return raw
 
 
 def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> CheckpointFormat:
@@ -142,6 +131,39 @@ def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> Che
     )
 
 
+_REQUIRED = object()
+_KIND_NAMES = {int: "an integer", float: "a finite number", str: "a string", bool: "a boolean",
+               dict: "an object"}  # fmt: skip
+
+
+def _field(raw: dict[str, Any], key: str, kind: type, default: Any = _REQUIRED) -> Any:
+    """`raw[key]` checked to be a `kind` (int: not a bool; float: a finite int or float);
+    absent or null gives `default`, or a KeyError if the field is required."""
+    value = raw.get(key)
+    if value is None:
+        if default is _REQUIRED:
+            raise KeyError(key)
+        return default
+    if kind is int:
+        valid = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        valid = (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    else:
+        valid = isinstance(value, kind)
+    if not valid:
+        raise ValueError(f"{key} must be {_KIND_NAMES[kind]}, got {value!r}")
+    return value
+
+
+def _positive(raw: dict[str, Any], key: str, kind: type = int, default: Any = _REQUIRED) -> Any:
+    value = _field(raw, key, kind, default)
+    if value is not None and value <= 0:
+        raise ValueError(f"{key} must be positive, got {value!r}")
+    return value
+
+
 # Decoders that are LLaMA's architecture with a few switches (transformers' model_type values;
 # LLaVA's own "llava_mistral" is a Mistral decoder).
 MISTRAL_TYPES = ("mistral", "llava_mistral")
@@ -152,9 +174,11 @@ MISTRAL_DEFAULT_WINDOW = 4096  # transformers' MistralConfig default when the ke
 
 def _rope(raw: dict[str, Any]) -> tuple[float, tuple[int, ...] | None]:
     """RoPE theta and, for Qwen-VL's multimodal RoPE, the frequencies of each (t, h, w) axis."""
-    parameters = raw.get("rope_parameters") or {}  # transformers 5
-    scaling = raw.get("rope_scaling") or {}  # older saves
-    theta = raw.get("rope_theta") or parameters.get("rope_theta", 10000.0)
+    parameters = _field(raw, "rope_parameters", dict, {})  # transformers 5
+    scaling = _field(raw, "rope_scaling", dict, {})  # older saves
+    theta = _positive(raw, "rope_theta", float, None)
+    if theta is None:  # transformers 5 nests it under rope_parameters
+        theta = _positive(parameters, "rope_theta", float, 10000.0)
     rope_type = parameters.get("rope_type") or scaling.get("rope_type") or scaling.get("type")
     section = parameters.get("mrope_section") or scaling.get("mrope_section")
     if rope_type not in ("default", "mrope", None):
@@ -164,12 +188,25 @@ def _rope(raw: dict[str, Any]) -> tuple[float, tuple[int, ...] | None]:
 
 def _sliding_window(raw: dict[str, Any], model_type: str) -> int | None:
     if model_type in MISTRAL_TYPES:
-        return raw.get("sliding_window", MISTRAL_DEFAULT_WINDOW)
+        return (
+            _positive(raw, "sliding_window", default=None)
+            if "sliding_window" in raw
+            else (MISTRAL_DEFAULT_WINDOW)
+        )
     if raw.get("use_sliding_window"):
         raise ValueError(
             "use_sliding_window: true (sliding attention in some layers only) is not supported"
         )
     return None
+
+
+def _eos(raw: dict[str, Any]) -> int:
+    """The decoder's end-of-sequence id (the first, where a list names several: generation
+    stops at any of the checkpoint's generation_config ids, see `llava.model.generation`)."""
+    eos = raw.get("eos_token_id")
+    if isinstance(eos, list) and eos:
+        eos = eos[0]
+    return _field({"eos_token_id": eos}, "eos_token_id", int, 2)
 
 
 def llama_config_from_dict(raw: dict[str, Any], model_type: str | None = None) -> LlamaConfig:
@@ -178,29 +215,37 @@ def llama_config_from_dict(raw: dict[str, Any], model_type: str | None = None) -
     model_type = model_type or raw.get("model_type", "llama")
     if raw.get("hidden_act", "silu") != "silu":
         raise ValueError(f"hidden_act {raw['hidden_act']!r} is not supported (LLaMA uses silu)")
-    heads = raw["num_attention_heads"]
-    head_dim = raw.get("head_dim")
-    if head_dim is not None and head_dim * heads != raw["hidden_size"]:
+    hidden = _positive(raw, "hidden_size")
+    heads = _positive(raw, "num_attention_heads")
+    kv_heads = _positive(raw, "num_key_value_heads", default=heads)
+    if hidden % heads:
+        raise ValueError(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}")
+    if heads % kv_heads:
         raise ValueError(
-            f"head_dim {head_dim} x {heads} heads != hidden_size {raw['hidden_size']}: "
+            f"num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
+        )
+    head_dim = _positive(raw, "head_dim", default=None)
+    if head_dim is not None and head_dim * heads != hidden:
+        raise ValueError(
+            f"head_dim {head_dim} x {heads} heads != hidden_size {hidden}: "
             "decoders whose heads do not split the hidden size evenly are not supported"
         )
     rope_theta, mrope_section = _rope(raw)
-    attention_bias = bool(raw.get("attention_bias", False))  # LLaMA: all four projections
+    attention_bias = _field(raw, "attention_bias", bool, False)  # LLaMA: all four projections
     qwen2 = model_type in QWEN2_TYPES
     return LlamaConfig(
-        vocab_size=raw["vocab_size"],
-        hidden_size=raw["hidden_size"],
-        intermediate_size=raw["intermediate_size"],
-        num_hidden_layers=raw["num_hidden_layers"],
+        vocab_size=_positive(raw, "vocab_size"),
+        hidden_size=hidden,
+        intermediate_size=_positive(raw, "intermediate_size"),
+        num_hidden_layers=_positive(raw, "num_hidden_layers"),
         num_attention_heads=heads,
-        num_key_value_heads=raw.get("num_key_value_heads") or heads,
-        rms_norm_eps=raw.get("rms_norm_eps", 1e-6),
+        num_key_value_heads=kv_heads,
+        rms_norm_eps=_positive(raw, "rms_norm_eps", float, 1e-6),
         rope_theta=rope_theta,
-        max_position_embeddings=raw.get("max_position_embeddings", 4096),
-        tie_word_embeddings=raw.get("tie_word_embeddings", False),
-        bos_token_id=raw.get("bos_token_id", 1),
-        eos_token_id=raw.get("eos_token_id", 2),
+        max_position_embeddings=_positive(raw, "max_position_embeddings", default=4096),
+        tie_word_embeddings=_field(raw, "tie_word_embeddings", bool, False),
+        bos_token_id=_field(raw, "bos_token_id", int, 1),
+        eos_token_id=_eos(raw),
         qkv_bias=qwen2 or attention_bias,
         o_bias=attention_bias and not qwen2,
         sliding_window=_sliding_window(raw, model_type),
@@ -217,6 +262,8 @@ def llava_config_from_dict(
         raise ValueError(
             f"{where} has no {err.args[0]!r} field, which a {fmt} checkpoint needs"
         ) from err
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from err
 
 
 def complete_sub_config(sub: dict[str, Any], default_type: str) -> dict[str, Any]:
@@ -270,19 +317,20 @@ def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
         anyres = _original_anyres(raw)
         return LlavaConfig(
             text=llama_config_from_dict(raw, _original_decoder_type(raw)),
-            mm_vision_tower=raw.get("mm_vision_tower"),
-            mm_hidden_size=raw["mm_hidden_size"],
-            mm_projector_type=raw.get("mm_projector_type", "linear"),
-            mm_vision_select_layer=raw.get("mm_vision_select_layer", -2),
-            mm_vision_select_feature=raw.get("mm_vision_select_feature", "patch"),
-            image_aspect_ratio=raw.get("image_aspect_ratio", "square"),
-            mm_use_im_start_end=raw.get("mm_use_im_start_end", False),
-            mm_use_im_patch_token=raw.get("mm_use_im_patch_token", False),
-            context_len=raw.get("max_sequence_length", 2048),
+            mm_vision_tower=_field(raw, "mm_vision_tower", str, None),
+            mm_hidden_size=_positive(raw, "mm_hidden_size"),
+            mm_projector_type=_field(raw, "mm_projector_type", str, "linear"),
+            mm_vision_select_layer=_field(raw, "mm_vision_select_layer", int, -2),
+            mm_vision_select_feature=_field(raw, "mm_vision_select_feature", str, "patch"),
+            image_aspect_ratio=_field(raw, "image_aspect_ratio", str, "square"),
+            mm_use_im_start_end=_field(raw, "mm_use_im_start_end", bool, False),
+            mm_use_im_patch_token=_field(raw, "mm_use_im_patch_token", bool, False),
+            context_len=_positive(raw, "max_sequence_length", default=2048),
             anyres=anyres,
         )
     if fmt == "llava-hf":
-        vision = raw["vision_config"]
+        vision = _field(raw, "vision_config", dict)
+        text = _field(raw, "text_config", dict)
         layer = raw.get("vision_feature_layer", -2)
         if not isinstance(layer, int):
             raise ValueError("vision_feature_layer as a list of layers is not supported")
@@ -293,17 +341,43 @@ def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
         strategy = raw.get("vision_feature_select_strategy", "default")
         anyres = _hf_anyres(raw)
         return LlavaConfig(
-            text=llama_config_from_dict(complete_sub_config(raw["text_config"], "llama")),
+            text=llama_config_from_dict(complete_sub_config(text, "llama")),
             mm_vision_tower=None,
-            mm_hidden_size=vision["hidden_size"],
+            mm_hidden_size=_positive(vision, "hidden_size"),
             mm_projector_type="mlp2x_gelu",
             mm_vision_select_layer=layer,
             mm_vision_select_feature="patch" if strategy == "default" else "cls_patch",
             # LLaVA-1.5 was trained and evaluated on padded square images
             image_aspect_ratio="anyres" if anyres else "pad",
             vision_config=vision,
-            context_len=raw["text_config"].get("max_sequence_length", 2048),
+            context_len=_positive(text, "max_sequence_length", default=2048),
             anyres=anyres,
             image_token_id=raw.get("image_token_index", raw.get("image_token_id")),
         )
     raise ValueError(f"a {fmt!r} checkpoint has no vision side; it can only be a --model-base")
+
+
+def qwen_config_from_dict(raw: dict[str, Any], where: str | Path = "config.json") -> QwenVLConfig:
+    """Both layouts: transformers 5 nests the decoder's fields under text_config, the hub's
+    Qwen checkpoints keep them at the top level (with `rope_scaling` holding mrope_section)."""
+    try:
+        text = {**raw, **(raw.get("text_config") or {})}
+        text["tie_word_embeddings"] = raw.get(
+            "tie_word_embeddings", text.get("tie_word_embeddings", False)
+        )
+        config = llama_config_from_dict(text, raw["model_type"])
+        vision = raw["vision_config"]
+    except KeyError as err:
+        raise ValueError(f"{where} has no {err.args[0]!r} field, which Qwen-VL needs") from err
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from err
+    if config.mrope_section is None:
+        raise ValueError(f"{where}: a Qwen-VL config without mrope_section (rope_scaling)")
+    return QwenVLConfig(
+        text=config,
+        version=raw["model_type"],
+        vision_config=vision,
+        image_token_id=raw.get("image_token_id", 151655),
+        spatial_merge_size=vision.get("spatial_merge_size", 2),
+        context_len=text.get("max_position_embeddings", 32768),
+    )
