@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from llava.constants import IMAGE_TOKEN_INDEX
 from llava.model.cache import KVCache
 from llava.model.llama import LoopCounts
 from llava.model.multimodal import MultimodalCausalLM
@@ -24,6 +25,11 @@ class GenerationOptions:
     do_sample: bool = False
     temperature: float = 1.0
     top_p: float | None = None
+    top_k: int | None = None  # sampling: keep the k most likely tokens (before top_p)
+    # transformers' RepetitionPenaltyLogitsProcessor: a token already in the sequence has its
+    # logit divided by this (multiplied, if negative); greedy decoding included
+    repetition_penalty: float = 1.0
+    eos_token_ids: tuple[int, ...] | None = None  # None: the decoder's eos_token_id
 
 
 def generation_options(
@@ -33,10 +39,14 @@ def generation_options(
     num_beams: int = 1,
     max_new_tokens: int = 128,
     use_cache: bool = True,
+    top_k: int | None = None,
+    repetition_penalty: float | None = None,
+    eos_token_id: int | list[int] | None = None,
     **ignored,
 ) -> GenerationOptions:
-    """Translate LLaVA's `generate` keywords; refuse the ones we do not implement."""
-    unsupported = sorted(set(ignored) - {"pad_token_id", "eos_token_id", "attention_mask"})
+    """Translate LLaVA's `generate` keywords (and transformers' top_k, repetition_penalty and
+    eos_token_id, one id or several); refuse the ones we do not implement."""
+    unsupported = sorted(set(ignored) - {"pad_token_id", "attention_mask"})
     if unsupported:
         raise ValueError(f"generate() does not support {unsupported}")
     if num_beams != 1:
@@ -50,7 +60,16 @@ def generation_options(
         raise ValueError("do_sample=True needs temperature > 0")
     if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-    return GenerationOptions(max_new_tokens, do_sample, temperature or 1.0, top_p)
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    penalty = 1.0 if repetition_penalty is None else repetition_penalty
+    if not (math.isfinite(penalty) and penalty > 0):
+        raise ValueError(f"repetition_penalty must be a finite number > 0, got {penalty}")
+    eos = (eos_token_id,) if isinstance(eos_token_id, int) else eos_token_id
+    return GenerationOptions(
+        max_new_tokens, do_sample, temperature or 1.0, top_p, top_k, penalty,
+        tuple(eos) if eos else None,
+    )  # fmt: skip
 
 
 @dataclass
@@ -147,10 +166,37 @@ def decode_one_token(
     return model.logits(model.model.decode_layers(hidden, cache)[:, -1])
 
 
+def penalise_repeats(logits: torch.Tensor, seen: torch.Tensor, penalty: float) -> torch.Tensor:
+    """transformers' repetition penalty: the logits (B, vocab) of the tokens `seen` (B, vocab)
+    divided by `penalty` where positive, multiplied where negative."""
+    logits = logits.float()
+    penalised = torch.where(logits < 0, logits * penalty, logits / penalty)
+    return torch.where(seen, penalised, logits)
+
+
+def seen_in_prompts(model, input_ids, vocab: int) -> torch.Tensor:
+    """(B, vocab) the tokens of each prompt, as transformers' input_ids hold them: the image's
+    placeholder is the model's image token (llava-hf, Qwen-VL) where it has one; an original
+    LLaVA checkpoint's generate passes the prompt as embeddings, so only new tokens count."""
+    prompts = list(input_ids)
+    seen = torch.zeros(len(prompts), vocab, dtype=torch.bool)
+    image_token = getattr(model.config, "image_token_id", None)
+    if image_token is None:
+        return seen
+    for row, ids in enumerate(prompts):
+        ids = torch.where(ids == IMAGE_TOKEN_INDEX, image_token, ids).cpu()
+        seen[row, ids[(ids >= 0) & (ids < vocab)]] = True
+    return seen
+
+
 def next_token(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor:
     if not options.do_sample:
         return logits.argmax(dim=-1)
-    probs = (logits.float() / options.temperature).softmax(dim=-1)
+    logits = logits.float() / options.temperature
+    if options.top_k is not None and options.top_k < logits.shape[-1]:
+        kth = logits.topk(options.top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    probs = logits.softmax(dim=-1)
     if options.top_p is not None and options.top_p < 1.0:
         # Nucleus: keep the smallest set of most likely tokens whose mass reaches top_p.
         sorted_probs, order = probs.sort(dim=-1, descending=True)
@@ -170,7 +216,7 @@ def generate(
     """Prefill then token-by-token decoding until EOS or `max_new_tokens`; rows that finish
     leave the decode batch (their cache rows are dropped)."""
     device = model.device
-    eos = model.config.text.eos_token_id
+    eos = torch.tensor(options.eos_token_ids or (model.config.text.eos_token_id,))
     start = time.perf_counter()
     logits, cache, stats, counts = _prefill(model, input_ids, images, pruner)
     _synchronize(device)
@@ -179,14 +225,20 @@ def generate(
 
     start = time.perf_counter()
     batch = logits.shape[0]
-    tokens = torch.full((batch, options.max_new_tokens), eos, dtype=torch.long)
+    tokens = torch.full((batch, options.max_new_tokens), int(eos[0]), dtype=torch.long)
     active = torch.arange(batch)  # batch rows still decoding, in cache order
+    penalty = options.repetition_penalty
+    seen = seen_in_prompts(model, input_ids, logits.shape[-1]) if penalty != 1.0 else None
     length = 0
     for step in range(options.max_new_tokens):
+        if seen is not None:
+            logits = penalise_repeats(logits, seen[active].to(logits.device), penalty)
         token = next_token(logits, options)
         tokens[active, step] = token.cpu()
+        if seen is not None:
+            seen[active, token.cpu()] = True
         length = step + 1
-        done = (token == eos).cpu()
+        done = torch.isin(token.cpu(), eos)
         if bool(done.all()) or step == options.max_new_tokens - 1:
             break
         if bool(done.any()):

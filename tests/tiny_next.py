@@ -133,3 +133,36 @@ def save_original_next(
     ).save_pretrained(folder / tower_name)
     save_tokenizer(folder)
     return folder
+
+
+# llava-hf's LLaVA-NeXT templates render the image as "<image>\n" before the text of the user's
+# turn; this one has the Vicuna checkpoints' shape ("USER: ... ASSISTANT:").
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}"
+    "{{ message['role'].upper() + ': '}}{% endif %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}"
+    "{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{{ content['text'] + ' '}}{% endfor %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+
+
+def save_chat_tokenizer(folder: Path) -> None:
+    """The tiny word-level tokenizer with llava-hf's "<image>" special token (at the model's
+    image token id) and the chat template, saved as transformers saves a fast tokenizer."""
+    from tiny_models import build_tokenizer
+    from tokenizers import AddedToken
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = build_tokenizer()
+    vocab = tokenizer.get_vocab()
+    vocab["<image>"] = HF_IMAGE_TOKEN
+    rebuilt = type(tokenizer.model)(vocab, unk_token="<unk>")
+    tokenizer.model = rebuilt
+    tokenizer.add_special_tokens([AddedToken("<image>", special=True, normalized=False)])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, bos_token="<s>", eos_token="</s>", unk_token="<unk>",
+        chat_template=CHAT_TEMPLATE,
+    )  # fmt: skip
+    fast.save_pretrained(folder)

@@ -14,6 +14,7 @@ from llava.generate import (
     decode_one_token,
     generate,
     generation_options,
+    penalise_repeats,
     prefill,
 )
 from llava.model.cache import KVCache, LayerCache
@@ -154,14 +155,26 @@ def test_generate_refusals(tiny_model, tiny_tokenizer, pixels) -> None:
     ids = prompt_ids(tiny_tokenizer)
     with pytest.raises(ValueError, match="num_beams=2: beam search is not implemented"):
         tiny_model.generate(ids, images=pixels, num_beams=2, max_new_tokens=4)
-    with pytest.raises(ValueError, match="repetition_penalty"):
-        tiny_model.generate(ids, images=pixels, repetition_penalty=1.2)
+    with pytest.raises(ValueError, match="no_repeat_ngram_size"):
+        tiny_model.generate(ids, images=pixels, no_repeat_ngram_size=3)
+    with pytest.raises(ValueError, match="repetition_penalty must be a finite number > 0"):
+        generation_options(repetition_penalty=0.0)
+    with pytest.raises(ValueError, match="top_k must be >= 1"):
+        generation_options(top_k=0)
     with pytest.raises(ValueError, match="temperature > 0"):
         generation_options(do_sample=True, temperature=0)
     with pytest.raises(ValueError, match="max_new_tokens must be >= 1"):
         generation_options(max_new_tokens=0)
     with pytest.raises(ValueError, match="no image was given"):
         tiny_model.generate(ids, images=None)
+
+
+def test_repetition_penalty_by_hand() -> None:
+    """transformers' rule: a seen token's logit is divided by the penalty if positive,
+    multiplied if negative; unseen tokens are untouched."""
+    logits = torch.tensor([[2.0, -2.0, 1.0, -1.0]])
+    seen = torch.tensor([[True, True, False, False]])
+    assert penalise_repeats(logits, seen, 2.0).tolist() == [[1.0, -4.0, 1.0, -1.0]]
 
 
 def test_sampling_is_seeded(tiny_model, tiny_tokenizer, pixels) -> None:
