@@ -21,13 +21,20 @@ def expand2square(pil_img: Image.Image, background_color: tuple[int, ...]) -> Im
 
 def process_images(images: list[Image.Image], image_processor, model_cfg) -> torch.Tensor:
     """(B, 3, S, S) pixel values. `pad` fills with the processor's mean colour, as LLaVA does:
-    tuple(int(m * 255) for m in image_mean) = (122, 116, 104) for CLIP."""
+    tuple(int(m * 255) for m in image_mean) = (122, 116, 104) for CLIP.
+
+    Images are padded in their own mode, then converted to RGB with PIL's plain `convert`, as
+    the CLIP processor of LLaVA's pinned transformers 4.37.2 did (haotian-liu/LLaVA c121f04,
+    pyproject.toml; transformers.image_transforms.convert_to_rgb). Today's processors composite
+    transparent pixels onto white instead, which would change RGBA and palette images.
+    """
     aspect = getattr(model_cfg, "image_aspect_ratio", None)
     if aspect == "pad":
         fill = tuple(int(m * 255) for m in image_processor.image_mean)
         images = [expand2square(image, fill) for image in images]
     elif aspect not in (None, "square"):
         raise ValueError(f"image_aspect_ratio {aspect!r} is not supported (pad, square)")
+    images = [image if image.mode == "RGB" else image.convert("RGB") for image in images]
     return image_processor(images, return_tensors="pt")["pixel_values"]
 
 
