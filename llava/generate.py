@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from llava.model.cache import KVCache
+from llava.model.llama import LoopCounts
 from llava.model.llava import LlavaLlamaForCausalLM
 from llava.sparse.base import VISUAL, NoPruning, PerSampleRuns, PrefillStats, Pruner, TokenState
 
@@ -54,6 +55,8 @@ class GenerationOutput:
     prefill_seconds: float
     decode_seconds: float
     kv_cache_bytes: int  # after prefill
+    useful_tokens: int  # prefill: real tokens summed over layers and rows
+    padded_tokens: int  # prefill: padding the layers ran on besides (0 at batch size 1)
 
     @property
     def prompt_tokens(self) -> list[int]:
@@ -72,10 +75,10 @@ def run_prefill(
     images,
     pruner: Pruner | None,
     cache: KVCache | None,
-) -> tuple[TokenState, list[PrefillStats]]:
+) -> tuple[TokenState, list[PrefillStats], LoopCounts]:
     """Every sample's layer-0 state, its method's run (`start`, then `before_llm`), then the
     decoder loop over the right-padded batch; per-sample stats count the image's tokens before
-    any pruning as the dense reference."""
+    any pruning as the dense reference; also the loop's counts (padding included)."""
     pruner = pruner or NoPruning()
     depth = len(model.model.layers)
     states, runs, references = [], [], []
@@ -99,7 +102,7 @@ def run_prefill(
             zip(runs, references, strict=True)
         )
     ]
-    return state, stats
+    return state, stats, counts
 
 
 def last_hidden(state: TokenState) -> torch.Tensor:
@@ -117,9 +120,15 @@ def prefill(
 ) -> tuple[torch.Tensor, KVCache, list[PrefillStats]]:
     """Run the prompts through every layer once; returns each row's next-token logits (B, vocab),
     the cache and per-sample stats."""
+    logits, cache, stats, _ = _prefill(model, input_ids, images, pruner)
+    return logits, cache, stats
+
+
+@torch.inference_mode()
+def _prefill(model, input_ids, images, pruner):
     cache = KVCache(len(model.model.layers))
-    state, stats = run_prefill(model, input_ids, images, pruner, cache)
-    return model.logits(last_hidden(state)), cache, stats
+    state, stats, counts = run_prefill(model, input_ids, images, pruner, cache)
+    return model.logits(last_hidden(state)), cache, stats, counts
 
 
 @torch.inference_mode()
@@ -156,7 +165,7 @@ def generate(
     device = model.device
     eos = model.config.text.eos_token_id
     start = time.perf_counter()
-    logits, cache, stats = prefill(model, input_ids, images, pruner)
+    logits, cache, stats, counts = _prefill(model, input_ids, images, pruner)
     _synchronize(device)
     prefill_seconds = time.perf_counter() - start
     kv_bytes = cache.nbytes()
@@ -185,4 +194,6 @@ def generate(
         prefill_seconds=prefill_seconds,
         decode_seconds=time.perf_counter() - start,
         kv_cache_bytes=kv_bytes,
+        useful_tokens=counts.useful_tokens(),
+        padded_tokens=counts.padded_tokens(),
     )

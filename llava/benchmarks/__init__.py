@@ -11,7 +11,12 @@ from importlib import import_module
 
 from llava.benchmarks.registry import Benchmark, Score
 
-BENCHMARK_MODULES = ("pope", "mme", "textvqa", "gqa", "scienceqa", "mmbench", "mmbench_cn", "seed")
+# The order of LLaVA-1.5's results table (VQAv2, GQA, VizWiz, SQA, TextVQA, POPE, MME, MMBench,
+# MMBench-CN, SEED, LLaVA-Bench, MM-Vet), with the three the project started with first.
+BENCHMARK_MODULES = (
+    "pope", "mme", "textvqa", "vqav2", "gqa", "vizwiz", "scienceqa", "mmbench", "mmbench_cn",
+    "seed", "llavabench", "mmvet",
+)  # fmt: skip
 
 __all__ = ["BENCHMARK_MODULES", "Benchmark", "Score", "benchmarks", "get_benchmark"]
 

@@ -1,4 +1,5 @@
-"""Reading the JSON-lines files every scorer consumes, with errors naming the file and line."""
+"""Reading the JSON and JSON-lines files every scorer consumes, with errors naming the file
+and line."""
 
 from __future__ import annotations
 
@@ -24,3 +25,15 @@ def read_jsonl(path: str | Path, what: str) -> list[dict]:
                 raise ValueError(f"{what} {path}, line {line_no}: expected a JSON object")
             records.append(record)
     return records
+
+
+def read_json(path: str | Path, what: str) -> object:
+    """Read a whole JSON document; `what` names the file in error messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{what} not found: {path} (check the path you passed)")
+    with path.open(encoding="utf-8") as f:
+        try:
+            return json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{what} {path} is not valid JSON ({err})") from err

@@ -1,8 +1,9 @@
 """TextVQA scoring, identical to LLaVA-1.5's `llava/eval/eval_textvqa.py` + `m4c_evaluator.py`.
 
-Answers are normalised with the EvalAI VQA rules (the answer processor of the official VQA
-evaluation, as reused by MMF/Pythia and LLaVA), then scored with the VQA soft accuracy averaged
-over the 10 leave-one-out subsets of the human answers. See docs/llava.md section 5.
+Answers are normalised with the EvalAI VQA rules (llava.benchmarks.vqa_answers: the answer
+processor of the official VQA evaluation, as reused by MMF/Pythia and LLaVA), then scored with
+the VQA soft accuracy averaged over the 10 leave-one-out subsets of the human answers. See
+docs/llava.md section 5.
 Nothing here prints.
 """
 
@@ -16,113 +17,22 @@ from pathlib import Path
 
 from llava.benchmarks.jsonl import read_jsonl
 from llava.benchmarks.registry import Benchmark, Score
-
-# --- EvalAI answer normalisation -------------------------------------------------------------
-# Source of the rules and tables: the VQA evaluation code (GT-Vision-Lab/VQA,
-# PythonEvaluationTools/vqaEvaluation/vqaEval.py), as used by EvalAI and copied into MMF
-# (pythia/tasks/processors.py, EvalAIAnswerProcessor) and LLaVA (llava/eval/m4c_evaluator.py).
-# Keys are matched against lower-cased words, so the capitalised keys ("Im", "Ive", ...) never
-# match; they are kept so the table stays the standard one. "somebody'd" -> "somebodyd" is
-# reversed in the original too.
-# fmt: off
-CONTRACTIONS = {
-    "aint": "ain't", "arent": "aren't", "cant": "can't", "couldve": "could've",
-    "couldnt": "couldn't", "couldn'tve": "couldn't've", "couldnt've": "couldn't've",
-    "didnt": "didn't", "doesnt": "doesn't", "dont": "don't", "hadnt": "hadn't",
-    "hadnt've": "hadn't've", "hadn'tve": "hadn't've", "hasnt": "hasn't", "havent": "haven't",
-    "hed": "he'd", "hed've": "he'd've", "he'dve": "he'd've", "hes": "he's", "howd": "how'd",
-    "howll": "how'll", "hows": "how's", "Id've": "I'd've", "I'dve": "I'd've", "Im": "I'm",
-    "Ive": "I've", "isnt": "isn't", "itd": "it'd", "itd've": "it'd've", "it'dve": "it'd've",
-    "itll": "it'll", "let's": "let's", "maam": "ma'am", "mightnt": "mightn't",
-    "mightnt've": "mightn't've", "mightn'tve": "mightn't've", "mightve": "might've",
-    "mustnt": "mustn't", "mustve": "must've", "neednt": "needn't", "notve": "not've",
-    "oclock": "o'clock", "oughtnt": "oughtn't", "ow's'at": "'ow's'at", "'ows'at": "'ow's'at",
-    "'ow'sat": "'ow's'at", "shant": "shan't", "shed've": "she'd've", "she'dve": "she'd've",
-    "she's": "she's", "shouldve": "should've", "shouldnt": "shouldn't",
-    "shouldnt've": "shouldn't've", "shouldn'tve": "shouldn't've", "somebody'd": "somebodyd",
-    "somebodyd've": "somebody'd've", "somebody'dve": "somebody'd've",
-    "somebodyll": "somebody'll", "somebodys": "somebody's", "someoned": "someone'd",
-    "someoned've": "someone'd've", "someone'dve": "someone'd've", "someonell": "someone'll",
-    "someones": "someone's", "somethingd": "something'd", "somethingd've": "something'd've",
-    "something'dve": "something'd've", "somethingll": "something'll", "thats": "that's",
-    "thered": "there'd", "thered've": "there'd've", "there'dve": "there'd've",
-    "therere": "there're", "theres": "there's", "theyd": "they'd", "theyd've": "they'd've",
-    "they'dve": "they'd've", "theyll": "they'll", "theyre": "they're", "theyve": "they've",
-    "twas": "'twas", "wasnt": "wasn't", "wed've": "we'd've", "we'dve": "we'd've",
-    "weve": "we've", "werent": "weren't", "whatll": "what'll", "whatre": "what're",
-    "whats": "what's", "whatve": "what've", "whens": "when's", "whered": "where'd",
-    "wheres": "where's", "whereve": "where've", "whod": "who'd", "whod've": "who'd've",
-    "who'dve": "who'd've", "wholl": "who'll", "whos": "who's", "whove": "who've",
-    "whyll": "why'll", "whyre": "why're", "whys": "why's", "wont": "won't",
-    "wouldve": "would've", "wouldnt": "wouldn't", "wouldnt've": "wouldn't've",
-    "wouldn'tve": "wouldn't've", "yall": "y'all", "yall'll": "y'all'll", "y'allll": "y'all'll",
-    "yall'd've": "y'all'd've", "y'alld've": "y'all'd've", "y'all'dve": "y'all'd've",
-    "youd": "you'd", "youd've": "you'd've", "you'dve": "you'd've", "youll": "you'll",
-    "youre": "you're", "youve": "you've",
-}
-NUMBER_WORDS = {
-    "none": "0", "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10",
-}
-ARTICLES = frozenset({"a", "an", "the"})
-PUNCTUATION = (";", "/", "[", "]", '"', "{", "}", "(", ")", "=", "+", "\\", "_", "-", ">", "<",
-               "@", "`", ",", "?", "!")
-# fmt: on
-_DIGIT_COMMA = re.compile(r"(?<=\d)(,)+(?=\d)")
-# The original pattern is r"(?!<=\d)(\.)(?!\d)": its "(?!<=\d)" is a mistyped lookbehind that
-# always succeeds in front of a ".", so the rule is just "a period not followed by a digit".
-_PERIOD = re.compile(r"\.(?!\d)")
-# The original calls PERIOD_STRIP.sub("", text, re.UNICODE): re.UNICODE lands in the `count`
-# argument, so at most 32 periods are removed. Kept for identical scores.
-_PERIOD_MAX_REMOVED = 32
+from llava.benchmarks.vqa_answers import evalai_answer, leave_one_out_accuracy
 
 # TextVQA's official evaluator (m4c_evaluator.TextVQAAccuracyEvaluator) requires 10 answers.
 HUMAN_ANSWERS = 10
 
 
-def process_punctuation(text: str) -> str:
-    """EvalAI punctuation rule: each mark is deleted if it touches a space somewhere in the
-    text (or the text has a digit,digit comma), else replaced by a space; then periods not
-    followed by a digit are deleted."""
-    has_digit_comma = _DIGIT_COMMA.search(text) is not None
-    out = text
-    for mark in PUNCTUATION:
-        touches_space = f"{mark} " in text or f" {mark}" in text  # tested on the input text
-        out = out.replace(mark, "" if touches_space or has_digit_comma else " ")
-    return _PERIOD.sub("", out, count=_PERIOD_MAX_REMOVED)
-
-
-def process_digits_articles(text: str) -> str:
-    """Number words to digits, articles dropped, then the contraction table, word by word."""
-    words = [NUMBER_WORDS.get(word, word) for word in text.lower().split()]
-    words = [word for word in words if word not in ARTICLES]
-    return " ".join(CONTRACTIONS.get(word, word) for word in words)
-
-
-def normalize_answer(text: str) -> str:
-    """Normalise an answer (prediction or human) exactly like EvalAI's VQA answer processor."""
-    # Commas are dropped here, before process_punctuation, so its digit-comma test never fires
-    # in this pipeline ("1,000" -> "1000" either way); it is kept for fidelity.
-    text = text.lower().replace(",", "").replace("?", "").replace("'s", " 's").strip()
-    text = text.replace("\n", " ").replace("\t", " ").strip()
-    return process_digits_articles(process_punctuation(text))
-
-
 def vqa_accuracy(prediction: str, human_answers: Sequence[str]) -> float:
-    """VQA soft accuracy: mean over the leave-one-out subsets of min(1, matches / 3).
-
-    With 10 human answers, 0, 1, 2, 3, 4+ matches give 0, 0.3, 0.6, 0.9, 1.0. The sum runs over
-    the subsets in order, as in the official evaluator, so floats are bit-identical.
-    """
+    """TextVQA's accuracy: EvalAI's processing on the prediction and on every human answer, then
+    the leave-one-out VQA accuracy (0, 1, 2, 3, 4+ matches give 0, 0.3, 0.6, 0.9, 1.0)."""
     if len(human_answers) != HUMAN_ANSWERS:
         raise ValueError(
             f"TextVQA needs {HUMAN_ANSWERS} human answers per question, got {len(human_answers)}"
         )
-    predicted = normalize_answer(prediction)
-    matches = [normalize_answer(answer) == predicted for answer in human_answers]
-    total_matches = sum(matches)
-    subset_scores = [min(1, (total_matches - left_out) / 3) for left_out in matches]
-    return sum(subset_scores) / len(subset_scores)
+    return leave_one_out_accuracy(
+        evalai_answer(prediction), [evalai_answer(answer) for answer in human_answers]
+    )
 
 
 # --- Joining answers to annotations ----------------------------------------------------------

@@ -36,6 +36,7 @@ from llava.synthetic.fonts import font
 
 PANEL = 336  # LLaVA-1.5's input side
 CAPTION = 44  # caption strip height: two lines of 14 px text
+LEGEND, LEGEND_ENTRY = 26, 220  # the key under the panels: its height, one entry's width
 KEPT, RECYCLED, DROPPED = "kept", "recycled", "dropped"
 TINTS = {RECYCLED: ((255, 214, 0), 0.45), DROPPED: ((0, 0, 0), 0.72)}  # colour, opacity
 
@@ -109,18 +110,36 @@ def kept_picture(image: Image.Image, records: list[PruneRecord], num_patches: in
     panels = []
     for record, status in zip(records, patch_statuses(records, num_patches), strict=True):
         counts = {s: status.count(s) for s in (KEPT, RECYCLED, DROPPED)}
+        where = (
+            "before the LLM" if record.layer < 0
+            else f"{'before' if record.before else 'after'} layer {record.layer}"
+        )  # fmt: skip
         title = (
-            f"after layer {record.layer}: {counts[KEPT]} kept, {counts[RECYCLED]} recycled, "
-            f"{counts[DROPPED]} dropped"
+            f"{where}: {counts[KEPT]} kept, {counts[RECYCLED]} merged, {counts[DROPPED]} dropped"
         )
         panels.append(draw_panel(square, status, [title, f"Q: {question}"]))
     if not panels:
         title = f"no pruning: all {num_patches} patches kept"
         panels.append(draw_panel(square, [KEPT] * num_patches, [title, f"Q: {question}"]))
-    figure = Image.new("RGB", (PANEL * len(panels), PANEL + CAPTION), "white")
+    figure = Image.new("RGB", (max(PANEL * len(panels), 3 * LEGEND_ENTRY), PANEL + CAPTION
+                                + LEGEND), "white")  # fmt: skip
     for i, panel in enumerate(panels):
         figure.paste(panel, (i * PANEL, 0))
+    draw_legend(ImageDraw.Draw(figure), PANEL + CAPTION)
     return figure
+
+
+def draw_legend(draw: ImageDraw.ImageDraw, top: int) -> None:
+    """A key under the panels: what each tint means."""
+    entries = [
+        (KEPT, (255, 255, 255), "kept as it is"),
+        (RECYCLED, TINTS[RECYCLED][0], "merged into a recycled token"),
+        (DROPPED, TINTS[DROPPED][0], "dropped"),
+    ]
+    for i, (_, colour, meaning) in enumerate(entries):
+        x = 6 + i * LEGEND_ENTRY
+        draw.rectangle((x, top + 6, x + 14, top + 20), fill=colour, outline=(0, 0, 0))
+        draw.text((x + 20, top + 6), meaning, fill="black", font=font(12))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -230,6 +230,16 @@ class LoopCounts:
     tokens_in: list[list[int]] = field(default_factory=list)  # [layer][row]
     visual_in: list[list[int]] = field(default_factory=list)
     visual_out: list[list[int]] = field(default_factory=list)
+    widths: list[int] = field(default_factory=list)  # [layer] the padded batch's length
+
+    def padded_tokens(self) -> int:
+        """Padding the layers ran on: sum over layers of (rows x width - real tokens)."""
+        return sum(len(rows) * width - sum(rows) for rows, width in zip(
+            self.tokens_in, self.widths, strict=True
+        ))  # fmt: skip
+
+    def useful_tokens(self) -> int:
+        return sum(sum(rows) for rows in self.tokens_in)
 
 
 def _counts(state: TokenState) -> tuple[list[int], list[int]]:
@@ -274,6 +284,7 @@ class LlamaModel(nn.Module):
                 lengths, visual = _counts(state)
             counts.tokens_in.append(lengths)
             counts.visual_in.append(visual)
+            counts.widths.append(state.num_tokens)
             padded = min(lengths) < state.num_tokens
             valid = state.roles != PAD if padded else None
             layer_cache = cache[idx] if cache is not None else None

@@ -185,7 +185,7 @@ class LlavaLlamaForCausalLM(nn.Module):
         loop ran."""
         from llava.generate import run_prefill
 
-        state, stats = run_prefill(self, input_ids, images, pruner, cache=None)
+        state, stats, _ = run_prefill(self, input_ids, images, pruner, cache=None)
         return self.logits(state.hidden), state, stats
 
     def generate(

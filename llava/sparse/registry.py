@@ -25,6 +25,7 @@ METHOD_MODULES = (
     "pdrop_after",
     "visionzip",
     "dart",
+    "mmr",
     "random",
     "grid",
 )

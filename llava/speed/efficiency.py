@@ -215,7 +215,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument(
-        "--methods", default="all", help="demo labels or groups, comma-separated (default all)"
+        "--methods",
+        default="budgets",
+        help="demo labels or groups, comma-separated (default budgets: every method at "
+        "192/128/64 with its published layers; all: every variant too)",
     )
     parser.add_argument(
         "--shape",

@@ -7,7 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from llava.experiments.show_kept import CAPTION, PANEL, main, patch_statuses
+from llava.experiments.show_kept import (
+    CAPTION,
+    LEGEND,
+    LEGEND_ENTRY,
+    PANEL,
+    main,
+    patch_statuses,
+)
 from llava.sparse.base import PruneRecord
 
 K, R, D = "kept", "recycled", "dropped"
@@ -60,12 +67,13 @@ def test_picture_command_writes_a_png(flags, panels, llava32_folder, picture_inp
     ])  # fmt: skip
     with Image.open(out) as png:
         assert png.format == "PNG"
-        assert png.size == (PANEL * panels, PANEL + CAPTION) == (336 * panels, 380)
+        width = max(PANEL * panels, 3 * LEGEND_ENTRY)
+        assert png.size == (width, PANEL + CAPTION + LEGEND) == (width, 406)
         png.load()
         # The dropped patches are dark: the figure is darker than the image wherever pruned.
         if flags:
             assert png.convert("L").getextrema()[0] < 40
-    assert f"({336 * panels} x 380)" in capsys.readouterr().out
+    assert f"({width} x 406)" in capsys.readouterr().out
 
 
 def test_picture_command_errors(llava32_folder, tmp_path):

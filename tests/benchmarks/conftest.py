@@ -12,7 +12,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Real LLaVA data, outside the repo (absent from a user's clone): tests using it skip.
 SHARED_LLAVA = REPO_ROOT.parent / "shared" / "benchmarks" / "llava"
-# Real files of the rest of LLaVA-1.5's suite (question files, released answers, uploads).
+# Real files of the rest of LLaVA-1.5's suite (question files, released answers, uploads,
+# reviews, grades).
 SHARED_SUITE = REPO_ROOT.parent / "shared" / "benchmarks" / "llava-suite"
 SUITE_FIXTURES = REPO_ROOT / "tests" / "data" / "suite"
 
@@ -55,3 +56,25 @@ def official_cases() -> Callable[[str], list[dict]]:
             return json.load(f)["cases"]
 
     return load
+
+
+@pytest.fixture
+def suite_fixtures() -> Path:
+    """tests/data/suite: inputs and the official code's outputs on them (see the READMEs)."""
+    return SUITE_FIXTURES
+
+
+@pytest.fixture
+def judge_env(monkeypatch: pytest.MonkeyPatch) -> Callable:
+    """Point the judge's environment at a stub judge (judge_stub.StubJudge): no retry waits,
+    `attempts` tries per request, no OPENAI_* fallbacks."""
+
+    def point_at(stub, attempts: int = 1) -> None:
+        for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "LLAVA_JUDGE_MODEL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LLAVA_JUDGE_BASE_URL", stub.base_url)
+        monkeypatch.setenv("LLAVA_JUDGE_API_KEY", "test-key")
+        monkeypatch.setenv("LLAVA_JUDGE_MAX_ATTEMPTS", str(attempts))
+        monkeypatch.setenv("LLAVA_JUDGE_BACKOFF", "0")
+
+    return point_at

@@ -19,12 +19,11 @@ import pytest
 from llava.benchmarks.textvqa import (
     evaluate_textvqa,
     load_annotations,
-    normalize_answer,
-    process_punctuation,
     question_from_prompt,
     score_answers,
     vqa_accuracy,
 )
+from llava.benchmarks.vqa_answers import evalai_answer, process_punctuation
 from llava.eval import eval_textvqa
 
 
@@ -57,11 +56,11 @@ from llava.eval import eval_textvqa
     ],
 )
 def test_normalisation(raw: str, expected: str) -> None:
-    assert normalize_answer(raw) == expected
+    assert evalai_answer(raw) == expected
 
 
 def test_digit_comma_rule_in_the_punctuation_step() -> None:
-    # Unreachable through normalize_answer (commas are gone by then), kept for fidelity.
+    # Unreachable through evalai_answer (commas are gone by then), kept for fidelity.
     assert process_punctuation("1,000-2") == "10002"  # digit,digit comma: all marks deleted
     assert process_punctuation("1000-2") == "1000 2"
 

@@ -68,18 +68,35 @@ def test_shipped_model_answers_heldout_pope_questions(shipped, data) -> None:
     assert right >= 0.85 * len(questions), f"{right} of {len(questions)} right"
 
 
-def test_main_job_on_a_tiny_subset(data, tmp_path) -> None:
+def test_main_job_on_a_tiny_subset(data, tmp_path, capsys) -> None:
     output = tmp_path / "results"
     demo.main(["--data", str(data), "--output", str(output),
                "--methods", "dense,sparsevlm-64,random-64"])  # fmt: skip
     results = json.loads((output / "results.json").read_text())
-    assert [row["method"] for row in results["rows"]] == ["dense", "sparsevlm-64", "random-64"]
-    dense, sparse, _ = results["rows"]
-    assert dense["equivalent tokens"] == 576.0
-    assert sparse["equivalent tokens"] == pytest.approx(64.8, abs=0.1)
-    for row in results["rows"]:
-        assert set(results["metrics"]) <= set(row)
+    labels = [r["label"] for r in results["results"]]
+    assert labels == ["dense", "sparsevlm-64", "random-64"]
+    dense, sparse, _ = results["results"]
+    assert dense["equivalent_tokens"] == 576.0
+    assert sparse["equivalent_tokens"] == pytest.approx(64.8, abs=0.1)
+    for result in results["results"]:
+        assert set(result["scores"]) == set(results["metrics"])
     table = [line for line in (output / "results.md").read_text().splitlines() if line[:1] == "|"]
     assert len(table) == 5  # header, rule, 3 rows
     with Image.open(output / "accuracy_vs_tokens.png") as picture:
         assert picture.format == "PNG"
+    # A second run resumes: nothing is answered again, and the header says so.
+    demo.main(["--data", str(data), "--output", str(output), "--methods", "dense"])
+    assert "0 answers written" in (output / "results.md").read_text()
+
+
+def test_several_models_give_spread_and_ranks(data, tmp_path) -> None:
+    """The same checkpoint under two folder names stands in for two training seeds."""
+    twin = tmp_path / "llava-v1.5-synthetic-twin"
+    twin.symlink_to(SHIPPED.resolve(), target_is_directory=True)
+    output = tmp_path / "results"
+    demo.main(["--data", str(data), "--output", str(output), "--benchmarks", "pope",
+               "--models", f"{SHIPPED},{twin}",
+               "--methods", "dense,fastv-64,random-64"])  # fmt: skip
+    text = (output / "results.md").read_text()
+    assert "± 0.0" in text  # identical models: no spread
+    assert "| 64 | POPE F1 |" in text and "rank per model" in text

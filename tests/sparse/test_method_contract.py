@@ -276,6 +276,7 @@ UNFITTING = {
     "pdrop-after": ["--pruning-method", "pdrop-after"],
     "visionzip": ["--pruning-method", "visionzip"],  # 53 dominant patches of 16
     "dart": ["--pruning-method", "dart", "--dart-k", "4"],
+    "mmr": ["--pruning-method", "mmr", "--mmr-k", "5"],
     "random": ["--pruning-method", "random", "--pruning-layers", "4"],
     "grid": ["--pruning-method", "grid", "--pruning-layers", "1,9"],
 }
