@@ -122,7 +122,7 @@ eval_init() {
         [[ -z $cli_pruning ]] ||
             die "--pruning-method dense runs the dense model, but the arguments ask for" \
                 "pruning:$cli_pruning"
-        sparse=0
+        sparse=0 method=""
     fi
     local suffix
     ANSWER_ARGS=(--model-path "$MODEL_PATH")
