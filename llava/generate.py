@@ -6,6 +6,7 @@ steps attend to each layer's (possibly shortened) cache and never prune.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -43,8 +44,12 @@ def generation_options(
     if max_new_tokens < 1:
         raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
     # use_cache is accepted for LLaVA's callers; decoding always uses the per-layer cache.
+    if temperature is not None and not (math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
     if do_sample and (temperature is None or temperature <= 0):
         raise ValueError("do_sample=True needs temperature > 0")
+    if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     return GenerationOptions(max_new_tokens, do_sample, temperature or 1.0, top_p)
 
 

@@ -47,13 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         texts, warnings = read_answers(annotation, args.result_file)
         result = score_seed(annotation, texts, warnings)
         records = upload_records(annotation, texts)
+        for warning in result.warnings:
+            print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
+        print(format_result(result))
+        write_upload(records, args.result_upload_file)
     except ValueError as err:
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 1
-    for warning in result.warnings:
-        print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
-    print(format_result(result))
-    write_upload(records, args.result_upload_file)
     return 0
 
 

@@ -18,16 +18,63 @@ def _preview(keys: Sequence, limit: int = 3) -> str:
     return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
 
 
+_ABSENT = object()
+
+
+def _check_field(
+    answers: Sequence[dict],
+    path: str | Path,
+    field: str,
+    valid: Callable[[object], bool],
+    kind: str,
+) -> None:
+    """Every answer's `field` passes `valid`; else one error with the first case and the count."""
+    bad = [
+        (position, answer.get(field, _ABSENT))
+        for position, answer in enumerate(answers, start=1)
+        if field not in answer or not valid(answer[field])
+    ]
+    if not bad:
+        return
+    position, value = bad[0]
+    first = (
+        f"answer #{position} has no '{field}' field"
+        if value is _ABSENT
+        else f"answer #{position} has a {type(value).__name__} '{field}' ({value!r:.80})"
+    )
+    raise ValueError(
+        f"{path}: {first}; {len(bad)} of {len(answers)} answers lack a {kind} '{field}' "
+        "(answers must be as the answer generator writes them)"
+    )
+
+
 def check_answer_texts(answers: Sequence[dict], path: str | Path) -> None:
     """Every answer has a string `text` (a model's decoded output, possibly empty)."""
-    for position, answer in enumerate(answers, start=1):
-        if "text" not in answer:
-            raise ValueError(f"{path}: answer #{position} has no 'text' field")
-        if not isinstance(answer["text"], str):
-            raise ValueError(
-                f"{path}: answer #{position} has a {type(answer['text']).__name__} 'text' "
-                f"({answer['text']!r}); answers must be strings"
-            )
+    check_answer_strings(answers, path, "text")
+
+
+def check_answer_ids(answers: Sequence[dict], path: str | Path, field: str = "question_id") -> None:
+    """Every answer's `field` is a string or an integer, as question files write ids."""
+    _check_field(
+        answers,
+        path,
+        field,
+        lambda value: isinstance(value, (str, int)) and not isinstance(value, bool),
+        "string or integer",
+    )
+
+
+def check_answer_strings(answers: Sequence[dict], path: str | Path, field: str) -> None:
+    """Every answer's `field` (a `prompt`, a string `question_id`) is a string."""
+    _check_field(answers, path, field, lambda value: isinstance(value, str), "string")
+
+
+def _hashable(value: object) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
 
 
 def check_answer_keys(
@@ -43,6 +90,14 @@ def check_answer_keys(
     question ids repeat); `what` names that in messages.
     """
     keys = [key(answer) for answer in answers]
+    unhashable = [position for position, k in enumerate(keys, start=1) if not _hashable(k)]
+    if unhashable:
+        first = keys[unhashable[0] - 1]
+        raise ValueError(
+            f"{path}: answer #{unhashable[0]} names its {what} by a {type(first).__name__} "
+            f"({first!r:.80}), not a string or a number; {len(unhashable)} of {len(answers)} "
+            "answers do"
+        )
     repeated = [k for k, n in Counter(keys).items() if n > 1]
     if repeated:
         raise ValueError(
@@ -59,7 +114,8 @@ def check_answer_keys(
         )
     missing = len(expected_set) - len(keys)
     if missing:
-        unanswered = [k for k in expected if k not in set(keys)]
+        answered = set(keys)
+        unanswered = [k for k in expected if k not in answered]
         raise ValueError(
             f"{path}: {len(keys)} answers for {len(expected_set)} {what}s, {missing} unanswered "
             f"({_preview(unanswered)}): the file is partial; finish generation (rerunning the "

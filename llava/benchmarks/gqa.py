@@ -31,7 +31,7 @@ from llava.benchmarks.answer_checks import (
     check_answer_texts,
     degenerate_answer_warnings,
 )
-from llava.benchmarks.jsonl import read_jsonl
+from llava.benchmarks.jsonl import output_file, read_jsonl
 from llava.benchmarks.registry import Benchmark, Score
 
 # Operations that eval.py's getStepsNum does not count as a reasoning step (substring test on
@@ -60,8 +60,7 @@ def convert_answers(answers: Sequence[Mapping]) -> list[dict]:
 
 def write_predictions(predictions: list[dict], path: str | Path) -> None:
     """Write the predictions file byte for byte as LLaVA's converter (json.dump, no indent)."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with output_file(path) as f:
         json.dump(predictions, f)
 
 

@@ -29,7 +29,7 @@ from llava.benchmarks.answer_checks import (
     check_answer_texts,
     degenerate_answer_warnings,
 )
-from llava.benchmarks.jsonl import read_jsonl
+from llava.benchmarks.jsonl import output_file, read_jsonl
 from llava.benchmarks.mmbench_circular import CircularResult, CircularRow, circular_eval
 from llava.benchmarks.registry import Benchmark, Score
 
@@ -220,8 +220,8 @@ def write_xlsx(header: Sequence[str], rows: Sequence[Sequence], path: str | Path
                     f"row {row_number - 1}, column {header[column - 1]!r}: a control character "
                     "that .xlsx cannot hold"
                 ) from err
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    with output_file(path, "wb") as f:
+        workbook.save(f)
 
 
 def convert_for_submission(

@@ -10,9 +10,14 @@ categories with an `images/` folder, else `<category>/<stem>.txt`; two lines per
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from llava.benchmarks.answer_checks import (
+    check_answer_keys,
+    check_answer_strings,
+    degenerate_answer_warnings,
+)
 from llava.benchmarks.jsonl import read_jsonl
 from llava.benchmarks.registry import Benchmark, Score
 
@@ -72,18 +77,42 @@ def load_ground_truth(mme_dir: str | Path, categories: Iterable[str]) -> GroundT
     gt: GroundTruth = {}
     for category in categories:
         for path in sorted(category_qa_dir(mme_dir, category).glob("*.txt")):
-            with path.open(encoding="utf-8") as f:
-                for line_no, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    fields = line.strip().split("\t")
-                    if len(fields) != 2 or fields[1].lower() not in ("yes", "no"):
-                        raise ValueError(
-                            f"{path}, line {line_no}: expected 'question<TAB>Yes' or "
-                            f"'question<TAB>No', got {line!r}"
-                        )
-                    gt[(category, path.name, fields[0])] = fields[1]
+            for line_no, line in enumerate(_gt_lines(path), start=1):
+                if not line.strip():
+                    continue
+                fields = line.strip().split("\t")
+                if len(fields) != 2 or fields[1].lower() not in ("yes", "no"):
+                    raise ValueError(
+                        f"{path}, line {line_no}: expected 'question<TAB>Yes' or "
+                        f"'question<TAB>No', got {line!r}"
+                    )
+                gt[(category, path.name, fields[0])] = fields[1]
     return gt
+
+
+def _gt_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from err
+
+
+def categories_in(mme_dir: str | Path) -> list[str]:
+    """The category folders of an MME_Benchmark_release_version folder (those holding GT
+    files), in name order; other files and hidden folders are ignored."""
+    mme_dir = Path(mme_dir)
+    if not mme_dir.is_dir():
+        raise ValueError(
+            f"MME folder not found: {mme_dir}; --mme-dir must be the official "
+            "MME_Benchmark_release_version folder"
+        )
+    return sorted(
+        folder.name
+        for folder in mme_dir.iterdir()
+        if folder.is_dir()
+        and not folder.name.startswith(".")
+        and (any(folder.glob("*.txt")) or (folder / "questions_answers_YN").is_dir())
+    )
 
 
 @dataclass(frozen=True)
@@ -101,40 +130,43 @@ class MMERecord:
         return parse_mme_answer(self.text) == self.gt.lower()
 
 
-def _check_fields(answer: dict) -> None:
-    if not all(isinstance(answer.get(field), str) for field in ("question_id", "prompt", "text")):
+def _gt_key(answer: dict, gt: GroundTruth) -> tuple[str, str, str]:
+    """The GT key of an answer, with convert_answer_to_mme.py's rules: LLaVA's suffix removed,
+    MME's appended if absent (with two spaces before "Please" where the GT has that)."""
+    parts = answer["question_id"].split("/")
+    category, image = parts[0], parts[-1]
+    question = answer["prompt"]
+    if LLAVA_SUFFIX in question:
+        question = question.replace(LLAVA_SUFFIX, "").strip()
+    if MME_SUFFIX.strip() not in question:
+        question = question + MME_SUFFIX
+        if (category, gt_file_name(image), question) not in gt:
+            question = question.replace(MME_SUFFIX, MME_SUFFIX_TWO_SPACES)
+    return category, gt_file_name(image), question
+
+
+def join_answers(
+    answers: Sequence[dict], gt: GroundTruth, answers_file: str | Path = "MME answers file"
+) -> list[MMERecord]:
+    """Join LLaVA answer records to the GT: every GT question answered exactly once."""
+    keys = [_gt_key(answer, gt) for answer in answers]
+    foreign = [position for position, key in enumerate(keys) if key not in gt]
+    if foreign:
+        answer, (category, gt_file, question) = answers[foreign[0]], keys[foreign[0]]
+        question = question.replace(MME_SUFFIX_TWO_SPACES, MME_SUFFIX)
         raise ValueError(
-            "every MME answer needs string fields 'question_id', 'prompt' and 'text', got "
-            f"{answer!r}"
+            f"{answers_file}: {len(foreign)} of {len(answers)} answers have no MME ground truth, "
+            f"the first: question_id {answer['question_id']!r}, question {question!r} (looked "
+            f"in {category}/.../{gt_file}, with one and two spaces before 'Please'); the "
+            "answers must come from llava_mme.jsonl and --mme-dir must be "
+            "MME_Benchmark_release_version"
         )
-
-
-def join_answers(answers: Iterable[dict], gt: GroundTruth) -> list[MMERecord]:
-    """Join LLaVA answer records to the GT, with convert_answer_to_mme.py's rules."""
-    records, seen = [], set()
-    for answer in answers:
-        _check_fields(answer)
-        parts = answer["question_id"].split("/")
-        category, image = parts[0], parts[-1]
-        question = answer["prompt"]
-        if LLAVA_SUFFIX in question:
-            question = question.replace(LLAVA_SUFFIX, "").strip()
-        tried = question
-        if MME_SUFFIX.strip() not in question:
-            question = tried = question + MME_SUFFIX
-            if (category, gt_file_name(image), question) not in gt:
-                question = question.replace(MME_SUFFIX, MME_SUFFIX_TWO_SPACES)
-        key = (category, gt_file_name(image), question)
-        if key not in gt:
-            raise ValueError(
-                f"no MME ground truth for question_id {answer['question_id']!r}, question "
-                f"{tried!r} (looked in {category}/.../{key[1]}, also with two spaces before "
-                "'Please'); the answers must come from llava_mme.jsonl and --mme-dir must be "
-                "MME_Benchmark_release_version"
-            )
-        if key in seen:
-            raise ValueError(f"{answer['question_id']!r}: question {question!r} answered twice")
-        seen.add(key)
+    keyed = [{"key": key} for key in keys]
+    check_answer_keys(keyed, answers_file, gt, key=lambda a: a["key"], what="MME question")
+    records = []
+    for answer, key in zip(answers, keys, strict=True):
+        category, _, question = key
+        image = answer["question_id"].split("/")[-1]
         records.append(MMERecord(category, image, question, gt[key], answer["text"]))
     return records
 
@@ -186,6 +218,7 @@ class MMECategoryResult:
 @dataclass(frozen=True)
 class MMEResult:
     categories: dict[str, MMECategoryResult]  # official order first, then any others
+    warnings: list[str] = field(default_factory=list)  # answer sets that say little
 
     def _total(self, names: Sequence[str]) -> float:
         total = 0
@@ -220,10 +253,14 @@ class MMEResult:
             "cognition": self.cognition,
             "total": self.total,
             "missing_categories": self.missing_categories,
+            "warnings": self.warnings,
         }
 
 
-def score_records(records: Iterable[MMERecord]) -> MMEResult:
+def score_records(
+    records: Sequence[MMERecord], answers_file: str | Path | None = None
+) -> MMEResult:
+    """Scores per category; with `answers_file`, warnings about degenerate answer sets."""
     grouped = group_by_image(records)
     order = [c for c in PERCEPTION + COGNITION if c in grouped]
     order += sorted(c for c in grouped if c not in order)
@@ -238,28 +275,32 @@ def score_records(records: Iterable[MMERecord]) -> MMEResult:
             both_correct=sum(all(r.correct for r in pair) for pair in images),
             other=sum(parse_mme_answer(r.text) == "other" for pair in images for r in pair),
         )
-    return MMEResult(categories=results)
+    texts = [{"text": record.text} for record in records]
+    warnings = degenerate_answer_warnings(texts, answers_file) if answers_file else []
+    return MMEResult(categories=results, warnings=warnings)
 
 
 def read_answers(answers_file: str | Path) -> list[dict]:
     answers = read_jsonl(answers_file, "MME answers file")
-    for answer in answers:
-        _check_fields(answer)
     if not answers:
         raise ValueError(f"MME answers file {answers_file} is empty")
+    for field_name in ("question_id", "prompt", "text"):
+        check_answer_strings(answers, answers_file, field_name)
     return answers
 
 
 def load_records(mme_dir: str | Path, answers_file: str | Path) -> list[MMERecord]:
-    """Read an answers file and join it to the GT of the categories it answers."""
+    """Read an answers file and join it to the GT of every category in `mme_dir` (an answered
+    category without a folder there is an error)."""
     answers = read_answers(answers_file)
-    categories = dict.fromkeys(answer["question_id"].split("/")[0] for answer in answers)
-    return join_answers(answers, load_ground_truth(mme_dir, categories))
+    answered = (answer["question_id"].split("/")[0] for answer in answers)
+    categories = dict.fromkeys([*categories_in(mme_dir), *answered])
+    return join_answers(answers, load_ground_truth(mme_dir, categories), answers_file)
 
 
 def evaluate_mme(mme_dir: str | Path, answers_file: str | Path) -> MMEResult:
     """Score a LLaVA MME answers file against MME_Benchmark_release_version."""
-    return score_records(load_records(mme_dir, answers_file))
+    return score_records(load_records(mme_dir, answers_file), answers_file)
 
 
 def _one_field(text: str) -> str:

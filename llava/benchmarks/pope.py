@@ -16,9 +16,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from llava.benchmarks.answer_checks import (
+    check_answer_ids,
+    check_answer_keys,
+    check_answer_texts,
+    degenerate_answer_warnings,
+)
 from llava.benchmarks.jsonl import read_jsonl
 from llava.benchmarks.registry import Benchmark, Score
 
@@ -83,6 +89,7 @@ class PopeSplitResult:
 @dataclass(frozen=True)
 class PopeResult:
     splits: dict[str, PopeSplitResult]
+    warnings: list[str] = field(default_factory=list)  # answer sets that say little
 
     @property
     def mean_f1(self) -> float:
@@ -93,6 +100,7 @@ class PopeResult:
         return {
             "splits": {name: r.to_dict() for name, r in self.splits.items()},
             "mean_f1": self.mean_f1,
+            "warnings": self.warnings,
         }
 
 
@@ -140,42 +148,57 @@ def find_label_files(annotation_dir: str | Path) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def _answers_by_split(
-    questions: Iterable[dict], answers: Iterable[dict], splits: Iterable[str]
-) -> dict[str, list[dict]]:
-    """Join answers to questions by question_id; keep answer-file order within a split."""
+def _questions_by_id(questions: Sequence[dict], path: str | Path) -> dict:
     question_by_id: dict = {}
-    for question in questions:
-        if "question_id" not in question or "category" not in question:
-            raise ValueError("every POPE question needs 'question_id' and 'category' fields")
-        if question["question_id"] in question_by_id:
-            raise ValueError(f"question_id {question['question_id']!r} repeats in question file")
-        question_by_id[question["question_id"]] = question
-    splits = list(splits)
+    for position, question in enumerate(questions, start=1):
+        qid, category = question.get("question_id"), question.get("category")
+        if (
+            not isinstance(qid, (str, int))
+            or isinstance(qid, bool)
+            or not isinstance(category, str)
+        ):
+            raise ValueError(
+                f"POPE question file {path}, question #{position}: every POPE question needs a "
+                "'question_id' (string or integer) and a 'category' (string)"
+            )
+        if qid in question_by_id:
+            raise ValueError(f"question_id {qid!r} repeats in question file {path}")
+        question_by_id[qid] = question
+    return question_by_id
+
+
+def _answers_by_split(
+    question_by_id: dict, answers: Sequence[dict], splits: Iterable[str], result_file: str | Path
+) -> dict[str, list[dict]]:
+    """Answers of the scored splits, each exactly once, in answer-file order within a split.
+    Answers to questions of a split without a label file are ignored, as in LLaVA."""
+    foreign = [a["question_id"] for a in answers if a["question_id"] not in question_by_id]
+    if foreign:
+        raise ValueError(
+            f"{result_file}: {len(foreign)} of {len(answers)} answers are for question_ids that "
+            f"are not in the question file (first: {foreign[0]!r}); answers and questions must "
+            "come from the same question file"
+        )
     by_split: dict[str, list[dict]] = {split: [] for split in splits}
-    answered = set()
-    for answer in answers:
-        qid = answer.get("question_id")
-        if qid not in question_by_id:
-            raise ValueError(
-                f"answer for question_id {qid!r} has no question in the question file "
-                "(answers and questions must come from the same question file)"
-            )
-        if "text" not in answer:
-            raise ValueError(f"answer for question_id {qid!r} has no 'text' field")
-        if qid in answered:
-            raise ValueError(f"question_id {qid!r} is answered twice in the result file")
-        answered.add(qid)
-        category = question_by_id[qid]["category"]
-        if category in by_split:
-            by_split[category].append({**answer, "image": question_by_id[qid].get("image")})
-    for qid, question in question_by_id.items():
-        if question["category"] in by_split and qid not in answered:
-            raise ValueError(
-                f"question_id {qid!r} (split '{question['category']}') has no answer in the "
-                "result file; rerun generation for the missing questions"
-            )
+    scored = [a for a in answers if question_by_id[a["question_id"]]["category"] in by_split]
+    expected = [qid for qid, q in question_by_id.items() if q["category"] in by_split]
+    check_answer_keys(scored, result_file, expected, key=lambda a: a["question_id"])
+    for answer in scored:
+        question = question_by_id[answer["question_id"]]
+        by_split[question["category"]].append({**answer, "image": question.get("image")})
     return by_split
+
+
+def empty_answer_warnings(answers: Sequence[dict], result_file: str | Path) -> list[str]:
+    """LLaVA's rule reads an empty answer as "yes" (no negative word): say so, with the count;
+    otherwise the warnings every scorer gives for a constant answer set."""
+    empty = sum(not answer["text"].strip() for answer in answers)
+    if not empty:
+        return degenerate_answer_warnings(answers, result_file)
+    return [
+        f"{result_file}: {empty} of {len(answers)} answers are empty, and LLaVA's POPE rule "
+        "counts an empty answer as 'yes' (a broken checkpoint or a failed generation?)"
+    ]
 
 
 def evaluate_pope(
@@ -183,9 +206,15 @@ def evaluate_pope(
 ) -> PopeResult:
     """Score a LLaVA answers file on every split that has a label file in `annotation_dir`."""
     label_files = find_label_files(annotation_dir)
-    questions = read_jsonl(question_file, "POPE question file")
+    question_by_id = _questions_by_id(
+        read_jsonl(question_file, "POPE question file"), question_file
+    )
     answers = read_jsonl(result_file, "POPE result file")
-    by_split = _answers_by_split(questions, answers, label_files)
+    if not answers:
+        raise ValueError(f"POPE result file {result_file} is empty: no answers to score")
+    check_answer_ids(answers, result_file)
+    check_answer_texts(answers, result_file)
+    by_split = _answers_by_split(question_by_id, answers, label_files, result_file)
     results = {}
     for split, label_path in label_files.items():
         label_records = read_jsonl(label_path, f"POPE label file ({split})")
@@ -193,7 +222,8 @@ def evaluate_pope(
         results[split] = score_split(
             split, [a["text"] for a in by_split[split]], [r["label"] for r in label_records]
         )
-    return PopeResult(splits=results)
+    scored = [answer for split in by_split.values() for answer in split]
+    return PopeResult(splits=results, warnings=empty_answer_warnings(scored, result_file))
 
 
 def _check_alignment(

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llava.benchmarks.answer_checks import (
+    check_answer_ids,
     check_answer_keys,
     check_answer_texts,
     degenerate_answer_warnings,
 )
-from llava.benchmarks.jsonl import read_jsonl
+from llava.benchmarks.jsonl import output_file, read_jsonl
 from llava.benchmarks.registry import Benchmark, Score
 
 DATA_TYPES = ("image", "video")
@@ -124,8 +125,7 @@ def upload_records(annotation: Mapping, texts: Mapping) -> list[dict]:
 
 
 def write_upload(records: Sequence[Mapping], path: str | Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with output_file(path) as f:
         f.writelines(json.dumps(record) + "\n" for record in records)
 
 
@@ -161,6 +161,7 @@ def read_answers(annotation: Mapping, result_file: str | Path) -> tuple[dict, li
     """(answer question_id -> text, warnings), refusing partial, duplicated and foreign files."""
     answers = read_jsonl(result_file, "SEED result file")
     check_answer_texts(answers, result_file)
+    check_answer_ids(answers, result_file)  # int for images, "v..." for video questions
     expected = Counter(answer_key(q["question_id"]) for q in annotation["questions"])
     # SEED-Bench.json itself repeats a question id (49914 appears twice in the upload file LLaVA
     # released): its question may be answered as often as it is listed, and LLaVA scores every

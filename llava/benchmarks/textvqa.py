@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from llava.benchmarks.answer_checks import (
+    check_answer_ids,
+    check_answer_keys,
+    check_answer_strings,
+    check_answer_texts,
+    degenerate_answer_warnings,
+)
 from llava.benchmarks.jsonl import read_jsonl
 from llava.benchmarks.registry import Benchmark, Score
 from llava.benchmarks.vqa_answers import evalai_answer, leave_one_out_accuracy
@@ -74,21 +81,28 @@ def load_annotations(annotation_file: str | Path) -> dict[tuple[str, str], list[
             f"TextVQA annotation file not found: {path} (download TextVQA_0.5.1_val.json from "
             "textvqa.org)"
         )
-    with path.open(encoding="utf-8") as f:
-        try:
-            content = json.load(f)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path} is not valid JSON ({err})") from err
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from err
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path} is not valid JSON ({err})") from err
     if not isinstance(content, dict) or not isinstance(content.get("data"), list):
         raise ValueError(f'{path}: expected {{"data": [...]}} as in TextVQA_0.5.1_val.json')
     annotations = {}
-    for entry in content["data"]:
+    for position, entry in enumerate(content["data"], start=1):
         try:
-            annotations[(entry["image_id"], entry["question"].lower())] = entry["answers"]
+            key = (entry["image_id"], entry["question"].lower())
+            answers = entry["answers"]
+            valid = isinstance(answers, list) and all(isinstance(a, str) for a in answers)
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(
-                f"{path}: every entry needs 'image_id', 'question' and 'answers'"
+                f"{path}: every entry needs 'image_id', 'question' and 'answers' (entry "
+                f"#{position} has not)"
             ) from err
+        if not valid:
+            raise ValueError(f"{path}: entry #{position}'s 'answers' is not a list of strings")
+        annotations[key] = answers
     return annotations
 
 
@@ -96,40 +110,65 @@ def load_annotations(annotation_file: str | Path) -> dict[tuple[str, str], list[
 class TextVQAResult:
     samples: int
     accuracy: float  # a fraction; LLaVA prints 100 * accuracy with two decimals
+    warnings: list[str] = field(default_factory=list)  # answer sets that say little
 
     def to_dict(self) -> dict:
-        return {"samples": self.samples, "accuracy": self.accuracy}
+        return {"samples": self.samples, "accuracy": self.accuracy, "warnings": self.warnings}
+
+
+def _annotation_keys(
+    answers: Sequence[dict], result_file: str | Path
+) -> list[tuple[str | int, str]]:
+    """(question_id, lower-cased question) of every answer, the question read from its prompt."""
+    keys = []
+    for position, answer in enumerate(answers, start=1):
+        try:
+            keys.append((answer["question_id"], question_from_prompt(answer["prompt"])))
+        except ValueError as err:
+            raise ValueError(f"{result_file}: answer #{position}: {err}") from err
+    return keys
 
 
 def score_answers(
-    answers: Iterable[dict], annotations: dict[tuple[str, str], list[str]]
+    answers: Sequence[dict],
+    annotations: dict[tuple[str, str], list[str]],
+    result_file: str | Path = "TextVQA result file",
 ) -> TextVQAResult:
-    """Score LLaVA answer records (`question_id` = image id, `prompt`, `text`)."""
+    """Score LLaVA answer records (`question_id` = image id, `prompt`, `text`): one answer to
+    every annotated question, none to others."""
+    if not answers:
+        raise ValueError(f"{result_file} is empty: no answers to score")
+    check_answer_ids(answers, result_file)
+    check_answer_strings(answers, result_file, "prompt")
+    check_answer_texts(answers, result_file)
+    keys = _annotation_keys(answers, result_file)
+    foreign = [position for position, key in enumerate(keys) if key not in annotations]
+    if foreign:
+        answer, (_, question) = answers[foreign[0]], keys[foreign[0]]
+        raise ValueError(
+            f"{result_file}: {len(foreign)} of {len(answers)} answers have no TextVQA annotation, "
+            f"the first: question_id {answer['question_id']!r} with question {question!r} "
+            f"(prompt {answer['prompt']!r}); use the annotation file of the split the question "
+            "file was made from (TextVQA_0.5.1_val.json)"
+        )
+    check_answer_keys([{"key": key} for key in keys], result_file, annotations, lambda a: a["key"])
     scores = []
-    for answer in answers:
-        if not all(field in answer for field in ("question_id", "prompt", "text")):
-            raise ValueError("every TextVQA answer needs 'question_id', 'prompt' and 'text'")
-        question = question_from_prompt(answer["prompt"])
-        key = (answer["question_id"], question)
-        if key not in annotations:
-            raise ValueError(
-                f"no TextVQA annotation for question_id {answer['question_id']!r} with question "
-                f"{question!r} (prompt {answer['prompt']!r}); use the annotation file of the "
-                "split the question file was made from (TextVQA_0.5.1_val.json)"
-            )
+    for answer, key in zip(answers, keys, strict=True):
         try:
             scores.append(vqa_accuracy(answer["text"], annotations[key]))
         except ValueError as err:
             raise ValueError(f"question_id {answer['question_id']!r}: {err}") from err
-    if not scores:
-        raise ValueError("the TextVQA result file has no answers")
-    return TextVQAResult(samples=len(scores), accuracy=sum(scores) / len(scores))
+    return TextVQAResult(
+        samples=len(scores),
+        accuracy=sum(scores) / len(scores),
+        warnings=degenerate_answer_warnings(answers, result_file),
+    )
 
 
 def evaluate_textvqa(annotation_file: str | Path, result_file: str | Path) -> TextVQAResult:
     """Score one LLaVA TextVQA answers file against `TextVQA_0.5.1_val.json`."""
     annotations = load_annotations(annotation_file)
-    return score_answers(read_jsonl(result_file, "TextVQA result file"), annotations)
+    return score_answers(read_jsonl(result_file, "TextVQA result file"), annotations, result_file)
 
 
 def _score(data_root: Path, answers: Path) -> Score:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from llava.conversation import get_conv_template
 from llava.eval.answers import AnswerWriter, merge_answer_files, resume_answers
+from llava.eval.generation_args import check_generation_args
 from llava.eval.pruning_args import add_pruning_args, pruner_from_args
 from llava.eval.questions import Question, get_chunk
 from llava.eval.runner import AnswerStats, RunSettings, answer_questions, check_images
@@ -121,7 +122,9 @@ def run_answering(
     `prompt_config` holds the generator's prompt settings that the answers' `prompt` does not
     show (MMBench's --lang): they join the run's settings, which a resumed file must match.
     """
-    get_conv_template(args.conv_mode)  # an unknown template fails before the model loads
+    # Bad flags and templates fail before the model loads.
+    check_generation_args(args)
+    get_conv_template(args.conv_mode)
     rank, world, local_rank = _torchrun_rank()
     answers_file = Path(args.answers_file).expanduser()
     num_chunks, chunk_idx = args.num_chunks, args.chunk_idx

@@ -6,7 +6,6 @@ the metrics and printout of GQA's eval.py as LLaVA runs it (`cd gqa/data; python
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_gqa.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from llava.benchmarks.gqa import TABLES, GQAResult, evaluate_gqa  # noqa: E402
+from llava.benchmarks.jsonl import write_json  # noqa: E402
 
 
 def format_result(result: GQAResult) -> str:
@@ -61,8 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
     print(format_result(result))
     if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        try:
+            write_json(args.json_out, result.to_dict())
+        except ValueError as err:
+            print(f"{parser.prog}: error: {err}", file=sys.stderr)
+            return 1
     return 0
 
 

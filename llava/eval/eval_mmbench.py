@@ -5,7 +5,6 @@ with exact matching (a question counts if every rotation of its options is answe
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_mmbench.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from llava.benchmarks.jsonl import write_json  # noqa: E402
 from llava.benchmarks.mmbench import evaluate_mmbench  # noqa: E402
 from llava.benchmarks.mmbench_circular import CircularResult  # noqa: E402
 
@@ -49,8 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
     print(format_result(result))
     if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        try:
+            write_json(args.json_out, result.to_dict())
+        except ValueError as err:
+            print(f"{parser.prog}: error: {err}", file=sys.stderr)
+            return 1
     return 0
 
 

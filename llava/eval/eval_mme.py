@@ -10,7 +10,6 @@ the MME folder (LLaVA's layout: MME/{MME_Benchmark_release_version, eval_tool, a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_mme.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from llava.benchmarks.jsonl import write_json  # noqa: E402
 from llava.benchmarks.mme import (  # noqa: E402
     COGNITION,
     PERCEPTION,
@@ -69,10 +69,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     output_dir = Path(args.output_dir or default_output_dir(args.mme_dir, experiment))
     try:
         records = load_records(args.mme_dir, args.answers_file)
-        result = score_records(records)
+        result = score_records(records, args.answers_file)
     except ValueError as err:
         print(f"eval_mme: error: {err}", file=sys.stderr)
         return 1
+    for warning in result.warnings:
+        print(f"eval_mme: warning: {warning}", file=sys.stderr)
     print(format_result(result))
     try:
         written = write_eval_tool_answers(records, output_dir)
@@ -84,8 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"Wrote {len(written)} eval_tool answer files to {output_dir}")
     if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        try:
+            write_json(args.json_out, result.to_dict())
+        except ValueError as err:
+            print(f"eval_mme: error: {err}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -5,7 +5,6 @@ the mean F1 over the splits, which is the number papers quote)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_pope.py`): find `llava`
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from llava.benchmarks.jsonl import write_json  # noqa: E402
 from llava.benchmarks.pope import PopeResult, evaluate_pope  # noqa: E402
 
 
@@ -51,13 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = evaluate_pope(args.annotation_dir, args.question_file, args.result_file)
+        for warning in result.warnings:
+            print(f"eval_pope: warning: {warning}", file=sys.stderr)
+        print(format_result(result))
+        if args.json_out:
+            write_json(args.json_out, result.to_dict())
     except ValueError as err:
         print(f"eval_pope: error: {err}", file=sys.stderr)
         return 1
-    print(format_result(result))
-    if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_science_qa.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from llava.benchmarks.jsonl import output_file  # noqa: E402
 from llava.benchmarks.scienceqa import ScienceQAResult, evaluate_science_qa  # noqa: E402
 
 
@@ -26,8 +27,7 @@ def format_result(result: ScienceQAResult) -> str:
 
 
 def _write_json(path: str, document: dict) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as f:
+    with output_file(path) as f:
         json.dump(document, f, indent=2)  # as LLaVA writes both files
 
 
@@ -47,10 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for warning in result.warnings:
         print(f"{parser.prog}: warning: {warning}", file=sys.stderr)
     print(format_result(result))
-    if args.output_file:
-        _write_json(args.output_file, result.output_file())
-    if args.output_result:
-        _write_json(args.output_result, result.output_result())
+    try:
+        if args.output_file:
+            _write_json(args.output_file, result.output_file())
+        if args.output_result:
+            _write_json(args.output_result, result.output_result())
+    except ValueError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

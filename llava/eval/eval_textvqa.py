@@ -5,7 +5,6 @@ options and printout as LLaVA-1.5's eval_textvqa.py (a result folder: every .jso
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file (`python llava/eval/eval_textvqa.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from llava.benchmarks.jsonl import read_jsonl  # noqa: E402
+from llava.benchmarks.jsonl import read_jsonl, write_json  # noqa: E402
 from llava.benchmarks.textvqa import load_annotations, score_answers  # noqa: E402
 
 
@@ -46,16 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         annotations = load_annotations(args.annotation_file)
         for path in result_files(args.result_file, args.result_dir):
-            result = score_answers(read_jsonl(path, "TextVQA result file"), annotations)
+            result = score_answers(read_jsonl(path, "TextVQA result file"), annotations, path)
+            for warning in result.warnings:
+                print(f"eval_textvqa: warning: {warning}", file=sys.stderr)
             print(path.stem)  # the experiment name, as LLaVA prints it
             print(f"Samples: {result.samples}\nAccuracy: {100.0 * result.accuracy:.2f}%\n")
             metrics[path.stem] = result.to_dict()
+        if args.json_out:
+            write_json(args.json_out, metrics)
     except ValueError as err:
         print(f"eval_textvqa: error: {err}", file=sys.stderr)
         return 1
-    if args.json_out:
-        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json_out).write_text(json.dumps(metrics, indent=2) + "\n")
     return 0
 
 

@@ -19,7 +19,7 @@ from llava.benchmarks.mmbench import (
     prompt_options,
     read_mmbench_tsv,
 )
-from llava.eval.images import Base64Image
+from llava.eval.image_sources import Base64Image
 from llava.eval.questions import Question
 
 REQUIRED_COLUMNS = ("index", "question", "image")

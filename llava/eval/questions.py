@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llava.constants import DEFAULT_IMAGE_TOKEN
-from llava.eval.images import ImageFile, ImageSource
+from llava.eval.image_sources import ImageFile, ImageSource
 
 REQUIRED_FIELDS = ("question_id", "image", "text")
 
@@ -60,11 +60,9 @@ class Question:
         }
 
 
-def image_question(
-    where: str, question_id: object, text: str, image: ImageSource, **fields
-) -> Question:
+def image_question(where: str, question_id: object, text: str, image: ImageSource) -> Question:
     """A question about an image: the user turn is "<image>\\n" + text, LLaVA's layout."""
-    return Question(where, question_id, text, f"{DEFAULT_IMAGE_TOKEN}\n{text}", image, **fields)
+    return Question(where, question_id, text, f"{DEFAULT_IMAGE_TOKEN}\n{text}", image)
 
 
 def read_questions(path: str | Path, image_folder: str | Path) -> list[list[Question]]:
@@ -93,7 +91,7 @@ def read_questions(path: str | Path, image_folder: str | Path) -> list[list[Ques
             wrong = [name for name in ("image", "text") if not isinstance(data[name], str)]
             if wrong:
                 raise ValueError(f"{path}:{line_no}: {', '.join(wrong)} must be a string")
-            image = ImageFile(image_folder / data["image"], convert_rgb=True)
+            image = ImageFile(image_folder, data["image"], convert_rgb=True)
             where = f"{path}:{line_no}"
             rows.append([image_question(where, data["question_id"], data["text"], image)])
     return rows

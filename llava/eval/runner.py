@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import shortuuid
 import torch
-from PIL import Image
 
 from llava.constants import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX
 from llava.conversation import get_conv_template
@@ -61,20 +60,8 @@ def build_prompt(question_text: str, conv_mode: str) -> str:
 def check_images(questions: Sequence[Question]) -> None:
     """Fail before loading the model if an image is missing (cheap: no decoding)."""
     for question in questions:
-        if question.image is None:
-            continue
-        reason = question.image.missing()
-        if reason is not None:
-            raise FileNotFoundError(f"{question.where}: image {question.image.describe()} {reason}")
-
-
-def load_image(question: Question) -> Image.Image:
-    try:
-        return question.image.open()
-    except OSError as err:
-        raise ValueError(
-            f"{question.where}: image {question.image.describe()} cannot be read ({err})"
-        ) from err
+        if question.image is not None:
+            question.image.check(question.where)
 
 
 def answer_questions(
@@ -100,7 +87,8 @@ def answer_questions(
         input_ids = tokenizer_image_token(prompt, tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
         pixels, method = None, NoPruning()
         if question.image is not None:
-            pixels = process_images([load_image(question)], image_processor, model.config)
+            image = question.image.open(question.where)
+            pixels = process_images([image], image_processor, model.config)
             pixels, method = pixels.to(model.device, model.dtype), pruner
         if settings.options.do_sample:
             torch.manual_seed(settings.seed + position)

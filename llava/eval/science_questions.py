@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from llava.benchmarks.scienceqa import science_prompt
-from llava.eval.images import ImageFile
+from llava.eval.image_sources import ImageFile
 from llava.eval.questions import Question
 
 
@@ -47,6 +47,6 @@ def read_science_questions(
             raise ValueError(f"{where}: {err}") from err
         image = None
         if "image" in item:
-            image = ImageFile(image_folder / item["image"], convert_rgb=False)
+            image = ImageFile(image_folder, item["image"], convert_rgb=False)
         rows.append([Question(where, item["id"], prompt, prompt, image)])
     return rows

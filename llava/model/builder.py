@@ -24,7 +24,7 @@ from llava.model.config import (
 from llava.model.llava import LlavaLlamaForCausalLM
 from llava.model.tokenizer import load_tokenizer
 from llava.model.vision import CLIPVisionTower
-from llava.model.weights import check_state_dict, read_file, read_state_dict
+from llava.model.weights import check_finite, check_state_dict, read_file, read_state_dict
 
 _TOWER_PREFIX = "model.vision_tower.vision_tower."
 
@@ -119,22 +119,39 @@ def _tower_folder(model_path: Path, tower: str) -> str:
 
 def _load_tower(config: LlavaConfig, model_path: Path) -> tuple[CLIPVisionModel, object]:
     if config.vision_config is not None:  # llava-hf: weights come with the checkpoint
-        # Built on the CPU (not meta): CLIP computes buffers such as position_ids at init.
-        clip = CLIPVisionModel(CLIPVisionConfig(**config.vision_config))
-        return clip, CLIPImageProcessorPil.from_pretrained(str(model_path))
+        try:
+            # Built on the CPU (not meta): CLIP computes buffers such as position_ids at init.
+            clip = CLIPVisionModel(CLIPVisionConfig(**config.vision_config))
+            return clip, CLIPImageProcessorPil.from_pretrained(str(model_path))
+        except Exception as err:  # noqa: BLE001 - transformers fails in many ways on bad files
+            raise ValueError(
+                f"{model_path}: the vision side (vision_config in config.json, "
+                f"preprocessor_config.json) cannot be built ({_first_sentence(err)})"
+            ) from err
     if not config.mm_vision_tower:
         raise ValueError(f"{model_path}/config.json has no mm_vision_tower")
     folder = _tower_folder(model_path, config.mm_vision_tower)
     try:
         clip = CLIPVisionModel.from_pretrained(folder, dtype=torch.float32)
         processor = CLIPImageProcessorPil.from_pretrained(folder)
-    except OSError as err:
+    except Exception as err:  # noqa: BLE001 - transformers fails in many ways on bad files
+        if Path(folder).is_dir():
+            raise ValueError(
+                f"vision tower folder {folder} (mm_vision_tower in {model_path}/config.json) "
+                f"cannot be loaded ({_first_sentence(err)}); download it again"
+            ) from err
+        if not isinstance(err, OSError):
+            raise
         raise FileNotFoundError(
             f"vision tower {config.mm_vision_tower!r} (mm_vision_tower in "
             f"{model_path}/config.json) is neither a folder next to the checkpoint nor a model "
             "in the local Hugging Face cache; download it or point mm_vision_tower at a folder"
         ) from err
     return clip, processor
+
+
+def _first_sentence(err: Exception) -> str:
+    return f"{type(err).__name__}: " + str(err).split(". ")[0][:200]
 
 
 def _read_weights(model_path: Path, model_base: str | None, fmt: str) -> dict[str, torch.Tensor]:
@@ -195,6 +212,8 @@ def load_pretrained_model(
             "mm_use_im_start_end / mm_use_im_patch_token checkpoints are not supported"
         )
 
+    # The tokenizer first: a broken tokenizer file fails in a second, not after the weights.
+    tokenizer = load_tokenizer(path if _has_tokenizer(path) or not model_base else model_base)
     clip, image_processor = _load_tower(config, path)
     tower = CLIPVisionTower(clip, config.mm_vision_select_layer, config.mm_vision_select_feature)
     with torch.device("meta"):
@@ -215,8 +234,9 @@ def load_pretrained_model(
     model.load_state_dict(state, strict=False, assign=True)
     model = model.to(dtype).eval()
     model = _place(model, device, device_map)
+    # After placement, so that the scan runs on the GPU when there is one.
+    check_finite(model.state_dict(), state, source)
 
-    tokenizer = load_tokenizer(path if _has_tokenizer(path) or not model_base else model_base)
     return tokenizer, model, image_processor, config.context_len
 
 

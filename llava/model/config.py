@@ -12,6 +12,7 @@ The format is decided from the file's contents, never from the folder's name.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -62,9 +63,18 @@ def read_config_json(folder: str | Path) -> dict[str, Any]:
             "(original LLaVA or llava-hf format)"
         )
     try:
-        return json.loads(path.read_text())
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path} is not UTF-8 text ({err.reason} at byte {err.start})") from err
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(raw, dict):
+        kind = {list: "an array", str: "a string", type(None): "null"}.get(type(raw), "a number")
+        raise ValueError(
+            f"{path} holds {kind}, not a JSON object of model settings; "
+            "--model-path must be a checkpoint folder (download its config.json again)"
+        )
+    return raw
 
 
 def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> CheckpointFormat:
@@ -87,31 +97,73 @@ def detect_format(raw: dict[str, Any], where: str | Path = "config.json") -> Che
     )
 
 
+_REQUIRED = object()
+_KIND_NAMES = {int: "an integer", float: "a finite number", str: "a string", bool: "a boolean",
+               dict: "an object"}  # fmt: skip
+
+
+def _field(raw: dict[str, Any], key: str, kind: type, default: Any = _REQUIRED) -> Any:
+    """`raw[key]` checked to be a `kind` (int: not a bool; float: a finite int or float);
+    absent or null gives `default`, or a KeyError if the field is required."""
+    value = raw.get(key)
+    if value is None:
+        if default is _REQUIRED:
+            raise KeyError(key)
+        return default
+    if kind is int:
+        valid = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        valid = (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        )
+    else:
+        valid = isinstance(value, kind)
+    if not valid:
+        raise ValueError(f"{key} must be {_KIND_NAMES[kind]}, got {value!r}")
+    return value
+
+
+def _positive(raw: dict[str, Any], key: str, kind: type = int, default: Any = _REQUIRED) -> Any:
+    value = _field(raw, key, kind, default)
+    if value is not None and value <= 0:
+        raise ValueError(f"{key} must be positive, got {value!r}")
+    return value
+
+
 def llama_config_from_dict(raw: dict[str, Any]) -> LlamaConfig:
     if raw.get("hidden_act", "silu") != "silu":
         raise ValueError(f"hidden_act {raw['hidden_act']!r} is not supported (LLaMA uses silu)")
-    heads = raw["num_attention_heads"]
-    rope_theta = raw.get("rope_theta")
+    hidden = _positive(raw, "hidden_size")
+    heads = _positive(raw, "num_attention_heads")
+    kv_heads = _positive(raw, "num_key_value_heads", default=heads)
+    if hidden % heads:
+        raise ValueError(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}")
+    if heads % kv_heads:
+        raise ValueError(
+            f"num_attention_heads {heads} is not a multiple of num_key_value_heads {kv_heads}"
+        )
+    rope_parameters = _field(raw, "rope_parameters", dict, {})
+    rope_scaling = _field(raw, "rope_scaling", dict, {})
+    rope_theta = _positive(raw, "rope_theta", float, None)
     if rope_theta is None:  # transformers 5 nests it under rope_parameters
-        rope_theta = (raw.get("rope_parameters") or {}).get("rope_theta", 10000.0)
-    rope_scaling = raw.get("rope_scaling") or {}
+        rope_theta = _positive(rope_parameters, "rope_theta", float, 10000.0)
     rope_type = rope_scaling.get("rope_type", rope_scaling.get("type", "default"))
-    rope_type = (raw.get("rope_parameters") or {}).get("rope_type", rope_type)
+    rope_type = rope_parameters.get("rope_type", rope_type)
     if rope_type not in ("default", None):
         raise ValueError(f"RoPE scaling {rope_type!r} is not supported (only plain RoPE)")
     return LlamaConfig(
-        vocab_size=raw["vocab_size"],
-        hidden_size=raw["hidden_size"],
-        intermediate_size=raw["intermediate_size"],
-        num_hidden_layers=raw["num_hidden_layers"],
+        vocab_size=_positive(raw, "vocab_size"),
+        hidden_size=hidden,
+        intermediate_size=_positive(raw, "intermediate_size"),
+        num_hidden_layers=_positive(raw, "num_hidden_layers"),
         num_attention_heads=heads,
-        num_key_value_heads=raw.get("num_key_value_heads") or heads,
-        rms_norm_eps=raw.get("rms_norm_eps", 1e-6),
+        num_key_value_heads=kv_heads,
+        rms_norm_eps=_positive(raw, "rms_norm_eps", float, 1e-6),
         rope_theta=float(rope_theta),
-        max_position_embeddings=raw.get("max_position_embeddings", 4096),
-        tie_word_embeddings=raw.get("tie_word_embeddings", False),
-        bos_token_id=raw.get("bos_token_id", 1),
-        eos_token_id=raw.get("eos_token_id", 2),
+        max_position_embeddings=_positive(raw, "max_position_embeddings", default=4096),
+        tie_word_embeddings=_field(raw, "tie_word_embeddings", bool, False),
+        bos_token_id=_field(raw, "bos_token_id", int, 1),
+        eos_token_id=_field(raw, "eos_token_id", int, 2),
     )
 
 
@@ -124,24 +176,27 @@ def llava_config_from_dict(
         raise ValueError(
             f"{where} has no {err.args[0]!r} field, which a {fmt} checkpoint needs"
         ) from err
+    except ValueError as err:
+        raise ValueError(f"{where}: {err}") from err
 
 
 def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
     if fmt == "llava":
         return LlavaConfig(
             text=llama_config_from_dict(raw),
-            mm_vision_tower=raw.get("mm_vision_tower"),
-            mm_hidden_size=raw["mm_hidden_size"],
-            mm_projector_type=raw.get("mm_projector_type", "linear"),
-            mm_vision_select_layer=raw.get("mm_vision_select_layer", -2),
-            mm_vision_select_feature=raw.get("mm_vision_select_feature", "patch"),
-            image_aspect_ratio=raw.get("image_aspect_ratio", "square"),
-            mm_use_im_start_end=raw.get("mm_use_im_start_end", False),
-            mm_use_im_patch_token=raw.get("mm_use_im_patch_token", False),
-            context_len=raw.get("max_sequence_length", 2048),
+            mm_vision_tower=_field(raw, "mm_vision_tower", str, None),
+            mm_hidden_size=_positive(raw, "mm_hidden_size"),
+            mm_projector_type=_field(raw, "mm_projector_type", str, "linear"),
+            mm_vision_select_layer=_field(raw, "mm_vision_select_layer", int, -2),
+            mm_vision_select_feature=_field(raw, "mm_vision_select_feature", str, "patch"),
+            image_aspect_ratio=_field(raw, "image_aspect_ratio", str, "square"),
+            mm_use_im_start_end=_field(raw, "mm_use_im_start_end", bool, False),
+            mm_use_im_patch_token=_field(raw, "mm_use_im_patch_token", bool, False),
+            context_len=_positive(raw, "max_sequence_length", default=2048),
         )
     if fmt == "llava-hf":
-        vision = raw["vision_config"]
+        vision = _field(raw, "vision_config", dict)
+        text = _field(raw, "text_config", dict)
         layer = raw.get("vision_feature_layer", -2)
         if not isinstance(layer, int):
             raise ValueError("vision_feature_layer as a list of layers is not supported")
@@ -149,14 +204,14 @@ def _llava_config(raw: dict[str, Any], fmt: CheckpointFormat) -> LlavaConfig:
             raise ValueError(f"projector_hidden_act {raw['projector_hidden_act']!r} not supported")
         strategy = raw.get("vision_feature_select_strategy", "default")
         return LlavaConfig(
-            text=llama_config_from_dict(raw["text_config"]),
+            text=llama_config_from_dict(text),
             mm_vision_tower=None,
-            mm_hidden_size=vision["hidden_size"],
+            mm_hidden_size=_positive(vision, "hidden_size"),
             mm_projector_type="mlp2x_gelu",
             mm_vision_select_layer=layer,
             mm_vision_select_feature="patch" if strategy == "default" else "cls_patch",
             image_aspect_ratio="pad",  # how LLaVA-1.5 was trained and evaluated
             vision_config=vision,
-            context_len=raw["text_config"].get("max_sequence_length", 2048),
+            context_len=_positive(text, "max_sequence_length", default=2048),
         )
     raise ValueError(f"a {fmt!r} checkpoint has no vision side; it can only be a --model-base")

@@ -56,10 +56,17 @@ class _Tokenizer:
 
 class SentencePieceTokenizer(_Tokenizer):
     def __init__(self, model_file: str | Path, model_max_length: int = 2048) -> None:
-        self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
+        try:
+            self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
+        except (RuntimeError, OSError) as err:
+            raise ValueError(
+                f"{model_file} is not a SentencePiece model ({err}); download it again"
+            ) from err
         self.bos_token_id = self.sp.bos_id()
         self.eos_token_id = self.sp.eos_id()
         self.unk_token_id = self.sp.unk_id()
+        if min(self.bos_token_id, self.eos_token_id) < 0:
+            raise ValueError(f"{model_file} defines no BOS or no EOS token; LLaVA needs both")
         self.pad_token_id = self.unk_token_id  # LLaVA-1.5 sets pad = unk
         self.model_max_length = model_max_length
         self._special = {
@@ -99,11 +106,20 @@ class HFTokenizersTokenizer(_Tokenizer):
     """A `tokenizer.json` from the `tokenizers` library; its post-processor adds BOS."""
 
     def __init__(self, folder: Path, model_max_length: int = 2048) -> None:
-        self.tok = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+        path = folder / "tokenizer.json"
+        try:
+            self.tok = tokenizers.Tokenizer.from_file(str(path))
+        except Exception as err:  # noqa: BLE001 - the tokenizers library raises a bare Exception
+            raise ValueError(f"{path} is not a tokenizer file ({err}); download it again") from err
         names = _special_token_names(folder)
         self.bos_token_id = self.tok.token_to_id(names.get("bos_token", "<s>"))
         self.eos_token_id = self.tok.token_to_id(names.get("eos_token", "</s>"))
         self.unk_token_id = self.tok.token_to_id(names.get("unk_token", "<unk>"))
+        if self.bos_token_id is None or self.eos_token_id is None:
+            raise ValueError(
+                f"{path} has no BOS or no EOS token ({names.get('bos_token', '<s>')!r}, "
+                f"{names.get('eos_token', '</s>')!r}); LLaVA needs both"
+            )
         pad = names.get("pad_token")
         self.pad_token_id = self.tok.token_to_id(pad) if pad else self.unk_token_id
         self.model_max_length = model_max_length
@@ -120,23 +136,43 @@ class HFTokenizersTokenizer(_Tokenizer):
         return self.tok.decode(self._as_list(ids), skip_special_tokens=skip_special_tokens)
 
 
+def _read_json_object(path: Path) -> dict:
+    try:
+        content = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # not UTF-8, or not JSON
+        raise ValueError(f"{path} is not a JSON file ({err}); download it again") from err
+    if not isinstance(content, dict):
+        raise ValueError(f"{path} is not a JSON object; download it again")
+    return content
+
+
 def _special_token_names(folder: Path) -> dict[str, str]:
     names: dict[str, str] = {}
     for file in ("special_tokens_map.json", "tokenizer_config.json"):
         path = folder / file
         if path.is_file():
-            for key, value in json.loads(path.read_text()).items():
-                if key.endswith("_token") and value:
-                    names.setdefault(key, value["content"] if isinstance(value, dict) else value)
+            for key, value in _read_json_object(path).items():
+                if isinstance(value, dict):
+                    value = value.get("content")
+                if key.endswith("_token") and isinstance(value, str) and value:
+                    names.setdefault(key, value)
     return names
+
+
+def _model_max_length(folder: Path) -> int:
+    """tokenizer_config.json's model_max_length (transformers writes 1e30 for "no limit")."""
+    path = folder / "tokenizer_config.json"
+    if not path.is_file():
+        return 2048
+    value = _read_json_object(path).get("model_max_length", 2048)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+        raise ValueError(f"{path}: model_max_length must be a positive number, got {value!r}")
+    return int(min(value, 1e9))
 
 
 def load_tokenizer(folder: str | Path) -> _Tokenizer:
     folder = Path(folder)
-    max_length = 2048
-    config = folder / "tokenizer_config.json"
-    if config.is_file():
-        max_length = int(min(json.loads(config.read_text()).get("model_max_length", 2048), 1e9))
+    max_length = _model_max_length(folder)
     if (folder / "tokenizer.model").is_file():
         return SentencePieceTokenizer(folder / "tokenizer.model", max_length)
     if (folder / "tokenizer.json").is_file():

@@ -72,7 +72,10 @@ class SparseVLMConfig:
         if self.version not in VERSIONS:
             raise ValueError(f"unknown SparseVLM version {self.version!r}; use one of {VERSIONS}")
         if not self.layers or list(self.layers) != sorted(set(self.layers)):
-            raise ValueError(f"pruning layers must be distinct and increasing, got {self.layers}")
+            raise ValueError(
+                f"pruning layers (--pruning-layers) must be distinct and increasing, got "
+                f"{list(self.layers)}"
+            )
         if self.layers[0] < 0 or self.layers[-1] >= num_layers:
             raise ValueError(
                 f"pruning layers {list(self.layers)} do not fit a model with {num_layers} layers "

@@ -187,11 +187,11 @@ def test_join_errors(tmp_path: Path, write_jsonl) -> None:
     mme = make_mme(tmp_path)
     cases = [
         ([("artwork/images/a1.jpg", "Is this by Picasso?", "Yes")],
-         r"no MME ground truth for question_id 'artwork/images/a1.jpg', question 'Is this by "
-         r"Picasso\? Please answer yes or no.'"),
+         r"m.jsonl: 1 of 1 answers have no MME ground truth, the first: question_id "
+         r"'artwork/images/a1.jpg', question 'Is this by Picasso\? Please answer yes or no.'"),
         ([("sculpture/s1.png", "Is it?", "Yes")], r"MME category folder not found: .*sculpture"),
-        (ANSWERS[:3], r"two questions per image, but artwork/a2.jpg has 1 answer"),
-        ([ANSWERS[0], ANSWERS[0]], r"'artwork/images/a1.jpg': question .* answered twice"),
+        (ANSWERS[:3], r"m.jsonl: 3 answers for 10 MME questions, 7 unanswered .* partial"),
+        (ANSWERS + ANSWERS[:1], r"m.jsonl: 1 MME question\(s\) answered more than once"),
     ]  # fmt: skip
     for answers, message in cases:
         path = write_answers(tmp_path / "m.jsonl", write_jsonl, answers)
@@ -210,7 +210,7 @@ def test_input_errors(tmp_path: Path, write_jsonl) -> None:
     with pytest.raises(ValueError, match="bad.jsonl, line 1: not valid JSON"):
         evaluate_mme(mme, tmp_path / "bad.jsonl")
     write_jsonl(tmp_path / "fields.jsonl", [{"question_id": "existence/e1.png", "text": "Yes"}])
-    with pytest.raises(ValueError, match="needs string fields 'question_id', 'prompt' and 'text'"):
+    with pytest.raises(ValueError, match=r"fields.jsonl: answer #1 has no 'prompt' field; 1 of 1"):
         evaluate_mme(mme, tmp_path / "fields.jsonl")
     answers = write_answers(tmp_path / "m.jsonl", write_jsonl)
     _write_gt(mme / "existence" / "e2.txt", [("Is there a car? Please answer yes or no.", "Maybe")])
@@ -250,7 +250,7 @@ def test_cli_errors(tmp_path: Path, write_jsonl, capsys: pytest.CaptureFixture) 
     mme = make_mme(tmp_path)
     answers = write_answers(tmp_path / "m.jsonl", write_jsonl)
     assert eval_mme.main(["--mme-dir", str(tmp_path / "nope"), "--answers-file", str(answers)]) == 1
-    assert "eval_mme: error: MME category folder not found" in capsys.readouterr().err
+    assert "eval_mme: error: MME folder not found" in capsys.readouterr().err
     (tmp_path / "file").write_text("a file, not a folder")
     argv = ["--mme-dir", str(mme), "--answers-file", str(answers),
             "--output-dir", str(tmp_path / "file" / "out")]  # fmt: skip

@@ -222,12 +222,12 @@ def test_length_mismatch_names_split_and_counts(
     ("answers", "message"),
     [
         ([{"question_id": 10, "text": "Yes"}, {"question_id": 12, "text": "No"}],
-         r"question_id 11 \(split 'random'\) has no answer"),
+         r"answers.jsonl: 2 answers for 3 questions, 1 unanswered \(11\): the file is partial"),
         ([{"question_id": 10, "text": "Yes"}, {"question_id": 7, "text": "No"}],
-         r"answer for question_id 7 has no question"),
+         r"answers.jsonl: 1 of 2 answers are for question_ids that are not in the question file"),
         ([{"question_id": 10, "text": "Yes"}, {"question_id": 10, "text": "No"}],
-         r"question_id 10 is answered twice"),
-        ([{"question_id": 10}], r"question_id 10 has no 'text' field"),
+         r"answers.jsonl: 1 question\(s\) answered more than once \(10\)"),
+        ([{"question_id": 10}], r"answers.jsonl: answer #1 has no 'text' field; 1 of 1 answers"),
         ([{"question_id": 10, "text": "Yes"}, {"question_id": 12, "text": "No"},
           {"question_id": 11, "text": "No"}],
          r"position 2: the answer to question_id 12 is about b.jpg but line 2 .* is about a.jpg"),
@@ -250,7 +250,7 @@ def test_label_errors(tmp_path: Path, write_jsonl) -> None:
 def test_question_file_errors(tmp_path: Path, write_jsonl) -> None:
     args = _small(tmp_path, write_jsonl)
     write_jsonl(tmp_path / "questions.jsonl", [{"question_id": 10}])
-    with pytest.raises(ValueError, match="needs 'question_id' and 'category'"):
+    with pytest.raises(ValueError, match=r"question #1: every POPE question needs a 'question_id'"):
         evaluate_pope(*args)
     write_jsonl(tmp_path / "questions.jsonl", [{"question_id": 10, "category": "random"}] * 2)
     with pytest.raises(ValueError, match="question_id 10 repeats"):

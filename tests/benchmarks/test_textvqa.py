@@ -127,27 +127,30 @@ def _answer(image_id: str, question: str, text: str) -> dict:
 def test_score_answers(tmp_path: Path) -> None:
     annotations = load_annotations(_annotations(tmp_path / "val.json"))
     assert annotations[("img3", "color?")] == ["blue"] * 10
-    answers = [_answer("img1", "What brand?", "Dakota"), _answer("img2", "How many?", "2")]
-    result = score_answers(answers, annotations)  # 3 matches -> 0.9, 1 match -> 0.3
-    assert result.samples == 2
-    assert result.accuracy == pytest.approx(0.6, abs=1e-12)
-    assert score_answers([_answer("img3", "COLOR?", "Blue")], annotations).accuracy == 1.0
+    answers = [_answer("img1", "What brand?", "Dakota"), _answer("img2", "How many?", "2"),
+               _answer("img3", "COLOR?", "Blue")]  # fmt: skip
+    result = score_answers(answers, annotations)  # 3 matches: 0.9, 1 match: 0.3, the last 1.0
+    assert result.samples == 3
+    assert result.accuracy == pytest.approx(2.2 / 3, abs=1e-12)
 
 
 def test_unknown_question_is_an_error(tmp_path: Path) -> None:
     annotations = load_annotations(_annotations(tmp_path / "val.json"))
-    message = r"question_id 'img1' with question 'what colour\?' \(prompt 'What colour\?\\nRef"
+    message = (
+        r"1 of 1 answers have no TextVQA annotation, the first: question_id 'img1' with "
+        r"question 'what colour\?' \(prompt 'What colour\?\\nRef"
+    )
     with pytest.raises(ValueError, match=message):
         score_answers([_answer("img1", "What colour?", "red")], annotations)
-    with pytest.raises(ValueError, match="no TextVQA annotation for question_id 'img9'"):
+    with pytest.raises(ValueError, match="no TextVQA annotation, the first: question_id 'img9'"):
         score_answers([_answer("img9", "What brand?", "red")], annotations)
 
 
 def test_input_errors(tmp_path: Path, write_jsonl) -> None:
     annotations = load_annotations(_annotations(tmp_path / "val.json"))
-    with pytest.raises(ValueError, match="needs 'question_id', 'prompt' and 'text'"):
+    with pytest.raises(ValueError, match="answer #1 has no 'prompt' field"):
         score_answers([{"question_id": "img1", "text": "x"}], annotations)
-    with pytest.raises(ValueError, match="has no answers"):
+    with pytest.raises(ValueError, match="is empty: no answers"):
         score_answers([], annotations)
     with pytest.raises(ValueError, match="annotation file not found"):
         load_annotations(tmp_path / "missing.json")
@@ -175,8 +178,10 @@ def test_input_errors(tmp_path: Path, write_jsonl) -> None:
 
 def _results(tmp_path: Path, write_jsonl) -> tuple[Path, Path]:
     folder = tmp_path / "answers"
-    good = [_answer("img1", "What brand?", "Dakota"), _answer("img2", "How many?", "2")]
-    best = [_answer("img1", "What brand?", "kodak"), _answer("img2", "How many?", "three")]
+    good = [_answer("img1", "What brand?", "Dakota"), _answer("img2", "How many?", "2"),
+            _answer("img3", "color?", "blue")]  # fmt: skip
+    best = [_answer("img1", "What brand?", "kodak"), _answer("img2", "How many?", "three"),
+            _answer("img3", "color?", "blue")]  # fmt: skip
     write_jsonl(folder / "model-b.jsonl", good)
     write_jsonl(folder / "model-a.jsonl", best)
     (folder / "notes.txt").write_text("skipped")
@@ -190,13 +195,13 @@ def test_cli_file_and_dir(tmp_path: Path, write_jsonl, capsys: pytest.CaptureFix
             "--result-dir", str(folder), "--json-out", str(json_out)]  # fmt: skip
     assert eval_textvqa.main(argv) == 0
     assert capsys.readouterr().out == (
-        "model-b\nSamples: 2\nAccuracy: 60.00%\n\n"
-        "model-a\nSamples: 2\nAccuracy: 100.00%\n\n"
-        "model-b\nSamples: 2\nAccuracy: 60.00%\n\n"
+        "model-b\nSamples: 3\nAccuracy: 73.33%\n\n"
+        "model-a\nSamples: 3\nAccuracy: 100.00%\n\n"
+        "model-b\nSamples: 3\nAccuracy: 73.33%\n\n"
     )
     saved = json.loads(json_out.read_text())
-    assert saved["model-a"] == {"samples": 2, "accuracy": 1.0}
-    assert saved["model-b"]["accuracy"] == pytest.approx(0.6, abs=1e-12)
+    assert saved["model-a"] == {"samples": 3, "accuracy": 1.0, "warnings": []}
+    assert saved["model-b"]["accuracy"] == pytest.approx(2.2 / 3, abs=1e-12)
 
 
 def test_cli_errors(tmp_path: Path, write_jsonl, capsys: pytest.CaptureFixture) -> None:
@@ -221,7 +226,7 @@ def test_cli_runs_as_script(tmp_path: Path, write_jsonl, repo_root: Path) -> Non
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "model-b\nSamples: 2\nAccuracy: 60.00%\n\n"
+    assert done.stdout == "model-b\nSamples: 3\nAccuracy: 73.33%\n\n"
 
 
 def test_real_prompts_give_their_first_line(shared_llava: Path) -> None:

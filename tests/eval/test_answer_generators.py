@@ -18,7 +18,7 @@ from PIL import Image
 from llava.benchmarks.mmbench import read_mmbench_tsv
 from llava.benchmarks.scienceqa import science_prompt
 from llava.eval import model_vqa, model_vqa_loader, model_vqa_mmbench, model_vqa_science
-from llava.eval.images import Base64Image, ImageFile
+from llava.eval.image_sources import Base64Image, ImageFile
 from llava.eval.runner import TEXT_ONLY, conversation_prompt
 from llava.generate import GenerationOptions, generate
 from llava.mm_utils import process_images, tokenizer_image_token
@@ -174,7 +174,7 @@ def test_science_answers(science_dense, science_items, model, root):
         assert line["prompt"].startswith("<image>\n") == ("image" in item)
         image = None
         if "image" in item:  # opened in its own mode (the palette item stays "P")
-            image = ImageFile(folder / item["image"], convert_rgb=False).open()
+            image = ImageFile(folder, item["image"], convert_rgb=False).open("test")
         assert line["text"] == expected_text(model, prompt, image)
         metadata = line["metadata"]
         assert metadata["visual_tokens"] == (16 if "image" in item else 0)
@@ -284,7 +284,7 @@ def test_mmbench_answers(tiny_checkpoints, root, mmbench_rows, model, tmp_path):
         body = (f"{row['hint']}\n" if row["hint"] else "") + row["question"]
         body += "".join(f"\n{c}. {o}" for c, o in zip("ABCD", options, strict=False))
         assert line["prompt"] == body  # without "<image>\n" and the instruction, as LLaVA's
-        image = Base64Image(row["image"]).open()
+        image = Base64Image(row["image"]).open("test")
         assert line["text"] == expected_text(model, f"<image>\n{body}{suffix}", image)
         assert line["metadata"]["visual_tokens"] == 16
 

@@ -336,7 +336,7 @@ def test_unreadable_image(bench, tmp_path) -> None:
     args = bench.args(tmp_path / "a.jsonl", questions=qfile)
     args[args.index("--image-folder") + 1] = str(images)
     message = fails(args)
-    assert f"{qfile}:2: image {images / 'garbage.png'} cannot be read" in message
+    assert f"{qfile}:2: {images / 'garbage.png'} is not an image Pillow can read" in message
 
 
 def test_malformed_json_line(bench, tmp_path) -> None:

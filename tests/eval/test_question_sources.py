@@ -14,10 +14,9 @@ import torch
 from PIL import Image
 from transformers import CLIPImageProcessorPil
 
-from llava.eval.images import Base64Image, ImageFile
+from llava.eval.image_sources import Base64Image, ImageFile
 from llava.eval.mmbench_questions import read_mmbench_questions
 from llava.eval.questions import Question, read_questions
-from llava.eval.runner import load_image
 from llava.eval.science_questions import read_science_questions
 from llava.mm_utils import expand2square, process_images
 
@@ -79,7 +78,7 @@ def test_science_items(tmp_path, single_pred):
     )
     assert (text_only.question_id, with_image.question_id) == ("4", "11")
     assert text_only.image is None
-    assert with_image.image == ImageFile(tmp_path / "images" / "11" / "image.png", False)
+    assert with_image.image == ImageFile(tmp_path / "images", "11/image.png", False)
     assert with_image.where == f"{qfile}, item 2"
     answer = with_image.answer("A", "id", "m", {})
     assert list(answer) == ["question_id", "prompt", "text", "answer_id", "model_id", "metadata"]
@@ -223,6 +222,10 @@ def save(path: Path, image: Image.Image) -> Path:
     return path
 
 
+def opened(path: Path, convert_rgb: bool) -> Image.Image:
+    return ImageFile(path.parent, path.name, convert_rgb).open("questions.json, item 1")
+
+
 def palette_image(size=(30, 18)) -> Image.Image:
     image = Image.new("RGB", size, (200, 30, 30))
     image.paste((20, 40, 220), (0, 0, size[0] // 2, size[1]))
@@ -231,11 +234,11 @@ def palette_image(size=(30, 18)) -> Image.Image:
 
 def test_science_images_keep_their_mode_loader_images_are_rgb(tmp_path):
     path = save(tmp_path / "p.png", palette_image())
-    assert ImageFile(path, convert_rgb=False).open().mode == "P"
-    assert ImageFile(path, convert_rgb=True).open().mode == "RGB"
+    assert opened(path, False).mode == "P"
+    assert opened(path, True).mode == "RGB"
     rgba = save(tmp_path / "a.png", Image.new("RGBA", (8, 6), (1, 2, 3, 0)))
-    assert ImageFile(rgba, convert_rgb=False).open().mode == "RGBA"
-    assert Base64Image(png_base64(mode="RGBA", colour=(1, 2, 3, 4))).open().mode == "RGBA"
+    assert opened(rgba, False).mode == "RGBA"
+    assert Base64Image(png_base64(mode="RGBA", colour=(1, 2, 3, 4))).open("test").mode == "RGBA"
 
 
 def test_padding_in_the_images_own_mode_then_converting(tmp_path):
@@ -244,8 +247,8 @@ def test_padding_in_the_images_own_mode_then_converting(tmp_path):
     order) gives other pixels; the science path gives exactly LLaVA's."""
     path = save(tmp_path / "p.png", palette_image())
     processor, config = _processor(28), PadConfig()
-    native = process_images([ImageFile(path, convert_rgb=False).open()], processor, config)
-    converted = process_images([ImageFile(path, convert_rgb=True).open()], processor, config)
+    native = process_images([opened(path, False)], processor, config)
+    converted = process_images([opened(path, True)], processor, config)
     fill = tuple(int(m * 255) for m in processor.image_mean)
     llava = expand2square(Image.open(path), fill).convert("RGB")
     assert torch.equal(native, processor([llava], return_tensors="pt")["pixel_values"])
@@ -266,18 +269,26 @@ def test_modes_without_rgb_fill_are_converted_first(tmp_path):
     """Grey images cannot take LLaVA's RGB padding colour (PIL raises): they are converted to
     RGB first, which for a square image gives what LLaVA gives."""
     grey = save(tmp_path / "g.png", Image.new("L", (30, 18), 90))
-    opened = ImageFile(grey, convert_rgb=False).open()
-    assert opened.mode == "RGB"
-    assert process_images([opened], _processor(28), PadConfig()).shape == (1, 3, 28, 28)
+    grey_image = opened(grey, False)
+    assert grey_image.mode == "RGB"
+    assert process_images([grey_image], _processor(28), PadConfig()).shape == (1, 3, 28, 28)
     square = save(tmp_path / "s.png", Image.new("L", (28, 28), 90))
     processor = _processor(28)
     assert torch.equal(
-        process_images([ImageFile(square, convert_rgb=False).open()], processor, PadConfig()),
+        process_images(
+            [opened(square, False)],
+            processor,
+            PadConfig(),
+        ),
         processor([Image.open(square)], return_tensors="pt")["pixel_values"],
     )
 
 
 def test_unreadable_base64_image_names_the_row():
-    question = Question("t.tsv, row 3 (index 9)", 9, "p", "<image>\np", Base64Image("bm90IGFu"))
-    with pytest.raises(ValueError, match=r"t.tsv, row 3 \(index 9\): image in the 'image' column"):
-        load_image(question)
+    where = "t.tsv, row 3 (index 9)"
+    with pytest.raises(ValueError, match=r"t.tsv, row 3 \(index 9\): 'image' cell is not an image"):
+        Base64Image("bm90IGFuIGltYWdl").open(where)  # "not an image"
+    with pytest.raises(ValueError, match=r"index 9\): image 'image' cell is not valid base64"):
+        Base64Image("bm90IGF").open(where)  # padding missing
+    with pytest.raises(ValueError, match=r"index 9\): image 'image' cell is empty"):
+        Base64Image(" ").check(where)
