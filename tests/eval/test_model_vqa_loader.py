@@ -369,7 +369,7 @@ def test_missing_question_file(bench, tmp_path) -> None:
 def test_beam_search_refused(bench, tmp_path) -> None:
     answers = tmp_path / "a.jsonl"
     message = fails(bench.args(answers, "--num_beams", "2"))
-    assert "num_beams=2: beam search is not implemented" in message
+    assert "--num_beams 2: beam search is not implemented" in message
     assert not answers.exists() or answers.read_text() == ""
 
 
