@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GQA (testdev-balanced), as LLaVA-1.5's gqa.sh, with SparseVLM v1 at its defaults (scale 13.5,
-# bias 0, about 192 visual tokens; the seed has no GQA preset):
+# GQA (testdev-balanced), as LLaVA-1.5's gqa.sh, with SparseVLM v1 at its defaults (scale 13.5, bias
+# 0; the seed has no preset here, so the tokens kept follow each prompt, as every answer records;
+# --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/gqa.sh [model_vqa_loader arguments...]
 # Reads $DATA_ROOT/gqa/{llava_gqa_testdev_balanced.jsonl, data/images/,
 # data/testdev_balanced_questions.json}, writes

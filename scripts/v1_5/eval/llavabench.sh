@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# LLaVA-Bench (In-the-Wild), as LLaVA-1.5's llavabench.sh, with SparseVLM v1 at its defaults
-# (scale 13.5, bias 0, about 192 visual tokens; the seed has no LLaVA-Bench preset):
+# LLaVA-Bench (In-the-Wild), as LLaVA-1.5's llavabench.sh, with SparseVLM v1 at its defaults (scale
+# 13.5, bias 0; the seed has no preset here, so the tokens kept follow each prompt, as every answer
+# records; --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/llavabench.sh [model_vqa arguments...]
 # Reads $DATA_ROOT/llava-bench-in-the-wild/{questions.jsonl, images/, context.jsonl,
 # answers_gpt4.jsonl}, writes free-form answers (up to 1024 tokens) to

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# MMBench (en, dev 20230712), as LLaVA-1.5's mmbench.sh, with SparseVLM v1 at its defaults
-# (scale 13.5, bias 0, about 192 visual tokens; the seed has no MMBench preset):
+# MMBench (en, dev 20230712), as LLaVA-1.5's mmbench.sh, with SparseVLM v1 at its defaults (scale
+# 13.5, bias 0; the seed has no preset here, so the tokens kept follow each prompt, as every answer
+# records; --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/mmbench.sh [model_vqa_mmbench arguments...]
 # Reads $DATA_ROOT/mmbench/mmbench_dev_20230712.tsv (images inside), writes
 # $DATA_ROOT/mmbench/answers/mmbench_dev_20230712/$CKPT.jsonl, the server's upload

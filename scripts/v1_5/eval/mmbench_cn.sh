@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# MMBench-CN (dev 20231003), as LLaVA-1.5's mmbench_cn.sh, with SparseVLM v1 at its defaults
-# (scale 13.5, bias 0, about 192 visual tokens; the seed has no MMBench preset):
+# MMBench-CN (dev 20231003), as LLaVA-1.5's mmbench_cn.sh, with SparseVLM v1 at its defaults (scale
+# 13.5, bias 0; the seed has no preset here, so the tokens kept follow each prompt, as every answer
+# records; --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/mmbench_cn.sh [model_vqa_mmbench arguments...]
 # Reads $DATA_ROOT/mmbench_cn/mmbench_dev_cn_20231003.tsv (images inside), asks in Chinese
 # (--lang cn), writes $DATA_ROOT/mmbench_cn/answers/mmbench_dev_cn_20231003/$CKPT.jsonl and the

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# MM-Vet, as LLaVA-1.5's mmvet.sh, with SparseVLM v1 at its defaults (scale 13.5, bias 0, about
-# 192 visual tokens; the seed has no MM-Vet preset):
+# MM-Vet, as LLaVA-1.5's mmvet.sh, with SparseVLM v1 at its defaults (scale 13.5, bias 0; the seed
+# has no preset here, so the tokens kept follow each prompt, as every answer records;
+# --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/mmvet.sh [model_vqa arguments...]
 # Reads $DATA_ROOT/mm-vet/{llava-mm-vet.jsonl, images/, mm-vet.json}, writes free-form answers
 # (up to 1024 tokens) to $DATA_ROOT/mm-vet/answers/$CKPT.jsonl and MM-Vet's results file

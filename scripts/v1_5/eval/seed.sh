@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# SEED-Bench, as LLaVA-1.5's seed.sh, with SparseVLM v1 at its defaults (scale 13.5, bias 0,
-# about 192 visual tokens; the seed has no SEED preset):
+# SEED-Bench, as LLaVA-1.5's seed.sh, with SparseVLM v1 at its defaults (scale 13.5, bias 0; the
+# seed has no preset here, so the tokens kept follow each prompt, as every answer records;
+# --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/seed.sh [model_vqa_loader arguments...]
 # Reads $DATA_ROOT/seed_bench/{llava-seed-bench.jsonl, SEED-Bench.json, SEED-Bench-image/,
 # SEED-Bench-video-image/ (each video's middle frame)}, writes

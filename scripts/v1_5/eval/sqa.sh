@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# ScienceQA-IMG (test), as LLaVA-1.5's sqa.sh, with SparseVLM v1 at its defaults (scale 13.5,
-# bias 0, about 192 visual tokens; the seed has no ScienceQA preset):
+# ScienceQA-IMG (test), as LLaVA-1.5's sqa.sh, with SparseVLM v1 at its defaults (scale 13.5, bias
+# 0; the seed has no preset here, so the tokens kept follow each prompt, as every answer records;
+# --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/sqa.sh [model_vqa_science arguments...]
 # Reads $DATA_ROOT/scienceqa/{llava_test_CQM-A.json, images/test/, pid_splits.json,
 # problems.json}, writes $DATA_ROOT/scienceqa/answers/$CKPT.jsonl (questions without an image

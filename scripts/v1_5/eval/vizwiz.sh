@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# VizWiz (test), as LLaVA-1.5's vizwiz.sh, with SparseVLM v1 at its defaults (scale 13.5, bias 0,
-# about 192 visual tokens; the seed has no VizWiz preset):
+# VizWiz (test), as LLaVA-1.5's vizwiz.sh, with SparseVLM v1 at its defaults (scale 13.5, bias 0;
+# the seed has no preset here, so the tokens kept follow each prompt, as every answer records;
+# --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/vizwiz.sh [model_vqa_loader arguments...]
 # Reads $DATA_ROOT/vizwiz/{llava_test.jsonl, test/}, writes $DATA_ROOT/vizwiz/answers/$CKPT.jsonl
 # and the EvalAI upload $DATA_ROOT/vizwiz/answers_upload/$CKPT.json

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # VQAv2 (test-dev 2015), as LLaVA-1.5's vqav2.sh, with SparseVLM v1 at its defaults (scale 13.5,
-# bias 0, about 192 visual tokens; the seed has no VQAv2 preset):
+# bias 0; the seed has no preset here, so the tokens kept follow each prompt, as every answer
+# records; --sparse-version v1.5 --retained-tokens N or another method for a fixed budget):
 #   bash scripts/v1_5/eval/vqav2.sh [model_vqa_loader arguments...]
 # Reads $DATA_ROOT/vqav2/{llava_vqav2_mscoco_test-dev2015.jsonl, llava_vqav2_mscoco_test2015.jsonl,
 # test2015/}, writes $DATA_ROOT/vqav2/answers/llava_vqav2_mscoco_test-dev2015/$CKPT/merge.jsonl
