@@ -23,11 +23,18 @@ def process_images(images: list[Image.Image], image_processor, model_cfg):
     """(B, 3, S, S) pixel values. `pad` fills with the processor's mean colour, as LLaVA does:
     tuple(int(m * 255) for m in image_mean) = (122, 116, 104) for CLIP. `anyres` (LLaVA-NeXT,
     original checkpoints) gives each image's (1 + tiles, 3, S, S) crops, stacked when they all
-    have as many (LLaVA's return value; pass `image_sizes` to `generate` with them)."""
+    have as many (LLaVA's return value; pass `image_sizes` to `generate` with them).
+
+    Images are padded in their own mode, then converted to RGB with PIL's plain `convert`, as
+    the CLIP processor of LLaVA's pinned transformers 4.37.2 did (haotian-liu/LLaVA c121f04,
+    pyproject.toml; transformers.image_transforms.convert_to_rgb). Today's processors composite
+    transparent pixels onto white instead, which would change RGBA and palette images.
+    """
     aspect = getattr(model_cfg, "image_aspect_ratio", None)
     if aspect == "anyres":
         from llava.model.anyres import anyres_image
 
+        images = [image if image.mode == "RGB" else image.convert("RGB") for image in images]
         crops = [anyres_image(image, image_processor, model_cfg.anyres).pixels for image in images]
         same = all(c.shape == crops[0].shape for c in crops)
         return torch.stack(crops) if same else crops
@@ -36,6 +43,7 @@ def process_images(images: list[Image.Image], image_processor, model_cfg):
         images = [expand2square(image, fill) for image in images]
     elif aspect not in (None, "square"):
         raise ValueError(f"image_aspect_ratio {aspect!r} is not supported (pad, square, anyres)")
+    images = [image if image.mode == "RGB" else image.convert("RGB") for image in images]
     return image_processor(images, return_tensors="pt")["pixel_values"]
 
 

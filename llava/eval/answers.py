@@ -2,7 +2,8 @@
 
 An interrupted evaluation leaves a prefix of complete lines (and perhaps one cut-off line). A
 rerun keeps the complete lines that match the questions position by position (MME's
-question_ids are not unique, so position is the key), drops a cut-off last line, and continues.
+question_ids are not unique, nor are MMBench's with --all-rounds, so position is the key; a line
+must repeat its question's id, prompt and round), drops a cut-off last line, and continues.
 Lines written by another question file, chunk or configuration are an error, never mixed in.
 """
 
@@ -51,15 +52,13 @@ def resume_answers(path: str | Path, questions: list[Question], run_config: dict
             answer = json.loads(line)
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}:{line_no}: not valid JSON ({err.msg})") from err
-        if (
-            answer.get("question_id") != question.question_id
-            or answer.get("prompt") != question.text
-        ):
+        identity = question.identity()
+        if any(answer.get(key) != value for key, value in identity.items()):
             raise ValueError(
                 f"{path}:{line_no} answers question_id {answer.get('question_id')!r}, but question "
-                f"{line_no} of this run is {question.question_id!r} (question file line "
-                f"{question.line_no}): the answers file belongs to another question file or "
-                "chunk; delete it or choose another --answers-file"
+                f"{line_no} of this run is {question.question_id!r} ({question.where}): the "
+                "answers file belongs to another question file, chunk or prompt; delete it or "
+                "choose another --answers-file"
             )
         written_config = answer.get("metadata", {}).get("run")
         if written_config != run_config:

@@ -33,6 +33,14 @@ def check_generation_args(args: argparse.Namespace) -> None:
             f"--num_beams {num_beams}: beam search is not implemented; use 1 (LLaVA's "
             "evaluation scripts all do)"
         )
+    top_k = getattr(args, "top_k", None)
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"--top_k must be at least 1 (the tokens sampling keeps), got {top_k}")
+    penalty = getattr(args, "repetition_penalty", None)
+    if penalty is not None and not (math.isfinite(penalty) and penalty > 0):
+        raise ValueError(
+            f"--repetition_penalty must be a finite number > 0 (1: none), got {penalty}"
+        )
     max_new_tokens = getattr(args, "max_new_tokens", None)
     if max_new_tokens is not None and max_new_tokens < 1:
         raise ValueError(

@@ -29,8 +29,10 @@ What is changed, because LLaVA silently feeds the model a wrong picture or crash
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path, PurePath
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -76,7 +78,21 @@ def open_image(
         raise ValueError(f"{where}: image {path} is not a file")
     if path.stat().st_size == 0:
         raise ValueError(f"{where}: image {path} is empty (0 bytes); replace the file")
-    image = _decode(path, where)
+    return _usable(_decode(path, where, str(path)), where, str(path), convert_rgb)
+
+
+def decode_image_bytes(
+    data: bytes, where: str, name: str, *, convert_rgb: bool = True
+) -> Image.Image:
+    """An image held in memory (MMBench's base64 cells), decoded and converted as `open_image`
+    does; `name` says where the bytes came from in messages ("in the 'image' column")."""
+    if not data:
+        raise ValueError(f"{where}: image {name} is empty")
+    return _usable(_decode(io.BytesIO(data), where, name), where, name, convert_rgb)
+
+
+def _usable(image: Image.Image, where: str, name: str, convert_rgb: bool) -> Image.Image:
+    """RGB with `convert_rgb`, else the image's own mode when padding can fill it."""
     try:
         image = _eight_bit(image)
         if convert_rgb or image.mode not in PADDABLE_MODES:
@@ -87,35 +103,35 @@ def open_image(
                 image = image.convert("RGB")
     except ValueError as err:  # a mode Pillow cannot convert
         raise ValueError(
-            f"{where}: image {path} (mode {image.mode}) cannot be converted to RGB ({err})"
+            f"{where}: image {name} (mode {image.mode}) cannot be converted to RGB ({err})"
         ) from err
     return image
 
 
-def _decode(path: Path, where: str) -> Image.Image:
-    """Open and fully decode `path` (decoding errors surface here, not in the model's
-    preprocessing); the file is closed on return."""
+def _decode(source: Path | BinaryIO, where: str, name: str) -> Image.Image:
+    """Open and fully decode `source` (decoding errors surface here, not in the model's
+    preprocessing); a file is closed on return."""
     try:
         with warnings.catch_warnings():
             # Over MAX_IMAGE_PIXELS Pillow only warns (it raises over twice that): refuse both.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 image.load()
                 return image
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise ValueError(
-            f"{where}: image {path} is too large to decode safely ({err}); shrink it, or raise "
+            f"{where}: image {name} is too large to decode safely ({err}); shrink it, or raise "
             "PIL.Image.MAX_IMAGE_PIXELS if it is genuine"
         ) from err
     except Image.UnidentifiedImageError as err:
-        raise ValueError(f"{where}: {path} is not an image Pillow can read") from err
+        raise ValueError(f"{where}: {name} is not an image Pillow can read") from err
     except OSError as err:
         raise ValueError(
-            f"{where}: image {path} is truncated or corrupt ({err}); replace the file"
+            f"{where}: image {name} is truncated or corrupt ({err}); replace the file"
         ) from err
     except Exception as err:  # noqa: BLE001 - Pillow's decoders fail in many ways on bad bytes
         raise ValueError(
-            f"{where}: image {path} cannot be decoded ({type(err).__name__}: {err}); replace it"
+            f"{where}: image {name} cannot be decoded ({type(err).__name__}: {err}); replace it"
         ) from err
 
 

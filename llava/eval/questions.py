@@ -1,39 +1,77 @@
-"""Question files (JSON lines, LLaVA's format) and their chunks, validated with errors that name
-the file and line."""
+"""Questions as the answering loop sees them, LLaVA's JSON-lines question files, and chunks.
+
+A `Question` is one model call and the answer line it produces: what the user turn says, which
+image goes with it (or none), and the fields the answer file records. Each answer generator has
+its own reader (JSON lines here, ScienceQA's JSON array, MMBench's TSV); they all return the
+question file's rows, each with the questions it asks (one, or one per option rotation for
+MMBench's --all-rounds), so that chunks split the file by rows, as LLaVA does.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from llava.constants import DEFAULT_IMAGE_TOKEN
+from llava.eval.image_sources import ImageFile, ImageSource
 
 REQUIRED_FIELDS = ("question_id", "image", "text")
 
 
 @dataclass(frozen=True)
 class Question:
-    line_no: int  # 1-based line in the question file
-    data: dict  # the line as read
+    where: str  # "file:line" (or "file, item N"), for messages
+    question_id: object  # copied unchanged into the answer (an int or a string)
+    prompt: str  # the answer's "prompt"
+    user_turn: str  # the user message: "<image>\n..." when there is an image
+    image: ImageSource | None  # None: a text-only prompt
+    # Answer fields between question_id and prompt (MMBench: round_id) and after text (MMBench:
+    # options, option_char), in LLaVA's key order.
+    before_prompt: Mapping = field(default_factory=dict)
+    after_text: Mapping = field(default_factory=dict)
 
-    @property
-    def question_id(self):
-        return self.data["question_id"]
+    def __post_init__(self) -> None:
+        # LLaVA's prompt takes one image, and the answer generator places its mark.
+        marks = self.user_turn.count(DEFAULT_IMAGE_TOKEN)
+        if self.image is not None and marks != 1:
+            raise ValueError(
+                f"{self.where}: the question text holds '{DEFAULT_IMAGE_TOKEN}' itself; the "
+                "image's mark is placed by the answer generator, remove it from the text"
+            )
+        if self.image is None and marks:
+            raise ValueError(f"{self.where}: '{DEFAULT_IMAGE_TOKEN}' in a question without image")
 
-    @property
-    def text(self) -> str:
-        return self.data["text"]
+    def identity(self) -> dict:
+        """What an answer line must repeat to be this question's answer (resume checks it)."""
+        return {"question_id": self.question_id, **self.before_prompt, "prompt": self.prompt}
 
-    @property
-    def image(self) -> str:
-        return self.data["image"]
+    def answer(self, text: str, answer_id: str, model_id: str, metadata: dict) -> dict:
+        """The answer line, keys in LLaVA's order."""
+        return {
+            **self.identity(),
+            "text": text,
+            **self.after_text,
+            "answer_id": answer_id,
+            "model_id": model_id,
+            "metadata": metadata,
+        }
 
 
-def read_questions(path: str | Path) -> list[Question]:
-    path = Path(path)
+def image_question(where: str, question_id: object, text: str, image: ImageSource) -> Question:
+    """A question about an image: the user turn is "<image>\\n" + text, LLaVA's layout."""
+    return Question(where, question_id, text, f"{DEFAULT_IMAGE_TOKEN}\n{text}", image)
+
+
+def read_questions(path: str | Path, image_folder: str | Path) -> list[list[Question]]:
+    """A JSON-lines question file (model_vqa_loader, model_vqa): each line asks its `text` about
+    image_folder/`image`, opened as RGB; the answer's prompt is the text unchanged."""
+    path, image_folder = Path(path), Path(image_folder)
     if not path.is_file():
         raise FileNotFoundError(f"question file {path} not found (--question-file)")
-    questions = []
+    rows = []
     with path.open(encoding="utf-8") as lines:
         for line_no, line in enumerate(lines, start=1):
             if not line.strip():
@@ -53,8 +91,10 @@ def read_questions(path: str | Path) -> list[Question]:
             wrong = [name for name in ("image", "text") if not isinstance(data[name], str)]
             if wrong:
                 raise ValueError(f"{path}:{line_no}: {', '.join(wrong)} must be a string")
-            questions.append(Question(line_no, data))
-    return questions
+            image = ImageFile(image_folder, data["image"], convert_rgb=True)
+            where = f"{path}:{line_no}"
+            rows.append([image_question(where, data["question_id"], data["text"], image)])
+    return rows
 
 
 def get_chunk(items: list, num_chunks: int, chunk_idx: int) -> list:

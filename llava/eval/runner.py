@@ -1,32 +1,38 @@
-"""Answering a question file: prompt, image, generation, one answer line per question.
+"""The answering loop every answer generator shares: prompt, image, generation, one answer line
+per question, written as soon as it exists.
 
-`model_vqa_loader` is a thin command line over `answer_questions`.
+The entry points (model_vqa_loader, model_vqa, model_vqa_science, model_vqa_mmbench) differ
+only in how they read questions (llava.eval.questions and its siblings) and in their defaults;
+llava.eval.answer_cli is their common command line. The prompt (LLaVA's conversation template,
+or the checkpoint's chat template) and the image's preparation are the model's
+(`llava.model.prompting`, `llava.model.image_inputs`): every family answers through this loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import shortuuid
 import torch
-from PIL import Image
 
-from llava.constants import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX
-from llava.conversation import get_conv_template
+from llava.constants import DEFAULT_IMAGE_TOKEN
 from llava.eval.answers import AnswerWriter
 from llava.eval.questions import Question
 from llava.generate import GenerationOptions, generate
-from llava.mm_utils import process_images, tokenizer_image_token
-from llava.model.llava import LlavaLlamaForCausalLM
-from llava.sparse.base import Pruner
+from llava.model.image_inputs import image_input
+from llava.model.multimodal import MultimodalCausalLM
+from llava.model.prompting import ConversationPrompts, TemplatePrompts, conversation_prompt
+from llava.sparse.base import NoPruning, Pruner
 from llava.sparse.budget import TokenAccounting, account
+
+# What a text-only answer's metadata says in place of the pruning: no visual token, no pruning.
+TEXT_ONLY = "none: text-only prompt"
 
 
 @dataclass(frozen=True)
 class RunSettings:
-    conv_mode: str
+    prompts: ConversationPrompts | TemplatePrompts  # question -> prompt ids, tokens -> answer
     options: GenerationOptions
     seed: int = 0  # sampling seed of question i is seed + i (resumable, order independent)
 
@@ -37,44 +43,25 @@ class AnswerStats:
     prefill_seconds: float
     decode_seconds: float
     new_tokens: int
+    has_image: bool = True
 
 
 def build_prompt(question_text: str, conv_mode: str) -> str:
-    conv = get_conv_template(conv_mode)
-    conv.append_message(conv.roles[0], DEFAULT_IMAGE_TOKEN + "\n" + question_text)
-    conv.append_message(conv.roles[1], None)
-    return conv.get_prompt()
+    """The prompt of a question about an image, as model_vqa_loader asks it."""
+    return conversation_prompt(DEFAULT_IMAGE_TOKEN + "\n" + question_text, conv_mode)
 
 
-def load_image(folder: Path, question: Question, question_file: Path) -> Image.Image:
-    path = folder / question.image
-    where = f"{question_file}:{question.line_no}"
-    if not path.is_file():
-        raise FileNotFoundError(f"{where}: image {path} not found (check --image-folder)")
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except OSError as err:
-        raise ValueError(f"{where}: image {path} cannot be read ({err})") from err
-
-
-def check_images(folder: Path, questions: list[Question], question_file: Path) -> None:
+def check_images(questions: Sequence[Question]) -> None:
     """Fail before loading the model if an image is missing (cheap: no decoding)."""
     for question in questions:
-        if not (folder / question.image).is_file():
-            raise FileNotFoundError(
-                f"{question_file}:{question.line_no}: image {folder / question.image} not found "
-                "(check --image-folder)"
-            )
+        if question.image is not None:
+            question.image.check(question.where)
 
 
 def answer_questions(
-    model: LlavaLlamaForCausalLM,
-    tokenizer,
+    model: MultimodalCausalLM,
     image_processor,
-    questions: list[Question],
-    question_file: Path,
-    image_folder: Path,
+    questions: Sequence[Question],
     pruner: Pruner,
     settings: RunSettings,
     writer: AnswerWriter,
@@ -82,48 +69,45 @@ def answer_questions(
     run_config: dict,
     first: int = 0,
 ) -> Iterator[AnswerStats]:
-    """Answer questions[first:], writing each answer as soon as it exists."""
+    """Answer questions[first:], writing each answer as soon as it exists.
+
+    A text-only prompt has no visual token to prune: it runs without the pruning method, and
+    its metadata says so (`"pruning": TEXT_ONLY`) with 0 visual tokens.
+    """
     for position in range(first, len(questions)):
         question = questions[position]
-        image = load_image(image_folder, question, question_file)
-        prompt = build_prompt(question.text, settings.conv_mode)
-        input_ids = tokenizer_image_token(prompt, tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
-        pixels = process_images([image], image_processor, model.config)
+        input_ids = settings.prompts.input_ids(question.user_turn)
+        images, method = None, NoPruning()
+        if question.image is not None:
+            image = image_input(question.image.open(question.where), image_processor, model.config)
+            images, method = [image.to(model.device, model.dtype)], pruner
         if settings.options.do_sample:
             torch.manual_seed(settings.seed + position)
-        output = generate(
-            model,
-            input_ids[None].to(model.device),
-            pixels.to(model.device, model.dtype),
-            pruner,
-            settings.options,
-        )
-        text = tokenizer.batch_decode(output.tokens, skip_special_tokens=True)[0].strip()
+        output = generate(model, input_ids[None].to(model.device), images, method, settings.options)
+        text = settings.prompts.decode(output.tokens[0]).strip()
         stats = output.stats[0]
         accounting = account(stats, model.config.text)
-        writer.write(
-            {
-                "question_id": question.question_id,
-                "prompt": question.text,
-                "text": text,
-                "answer_id": shortuuid.uuid(),
-                "model_id": model_id,
-                "metadata": {
-                    "run": run_config,
-                    **accounting.as_dict(),
-                    "pruning_layers": [
-                        {
-                            "layer": r.layer,
-                            "visual_in": r.visual_in,
-                            "kept": len(r.kept),
-                            "merged": len(r.clusters),
-                        }
-                        for r in stats.records
-                    ],
-                    "prefill_ms": round(1000 * output.prefill_seconds, 3),
-                },
-            }
-        )
+        metadata = {"run": run_config}
+        if question.image is None:
+            metadata["pruning"] = TEXT_ONLY
+        metadata |= {
+            **accounting.as_dict(),
+            "pruning_layers": [
+                {
+                    "layer": r.layer,
+                    "visual_in": r.visual_in,
+                    "kept": len(r.kept),
+                    "merged": len(r.clusters),
+                }
+                for r in stats.records
+            ],
+            "prefill_ms": round(1000 * output.prefill_seconds, 3),
+        }
+        writer.write(question.answer(text, shortuuid.uuid(), model_id, metadata))
         yield AnswerStats(
-            accounting, output.prefill_seconds, output.decode_seconds, output.tokens.shape[1]
+            accounting,
+            output.prefill_seconds,
+            output.decode_seconds,
+            output.tokens.shape[1],
+            has_image=question.image is not None,
         )

@@ -104,6 +104,7 @@ def anyres_image(image: Image.Image, processor, config: AnyresConfig) -> AnyresI
     """LLaVA's preprocessing: the whole image squashed to the tile size, then the tiles of the
     fitted and padded image, each through the CLIP processor."""
     tile = processor.crop_size["height"]
+    image = image if image.mode == "RGB" else image.convert("RGB")
     canvas = fit_and_pad(image, best_resolution(image.size, config.pinpoints))
     tiles = [
         canvas.crop((left, top, left + tile, top + tile))

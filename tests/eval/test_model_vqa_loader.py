@@ -336,7 +336,7 @@ def test_unreadable_image(bench, tmp_path) -> None:
     args = bench.args(tmp_path / "a.jsonl", questions=qfile)
     args[args.index("--image-folder") + 1] = str(images)
     message = fails(args)
-    assert f"{qfile}:2: image {images / 'garbage.png'} cannot be read" in message
+    assert f"{qfile}:2: {images / 'garbage.png'} is not an image Pillow can read" in message
 
 
 def test_malformed_json_line(bench, tmp_path) -> None:
@@ -369,7 +369,7 @@ def test_missing_question_file(bench, tmp_path) -> None:
 def test_beam_search_refused(bench, tmp_path) -> None:
     answers = tmp_path / "a.jsonl"
     message = fails(bench.args(answers, "--num_beams", "2"))
-    assert "num_beams=2: beam search is not implemented" in message
+    assert "--num_beams 2: beam search is not implemented" in message
     assert not answers.exists() or answers.read_text() == ""
 
 

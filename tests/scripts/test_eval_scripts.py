@@ -1,6 +1,7 @@
-"""scripts/v1_5/eval/{pope,mme,textvqa,dense}.sh: end to end on a tiny checkpoint and a small
-synthetic data root (CPU), plus fast checks of the command lines they build (a fake interpreter
-records every call instead of running the model).
+"""scripts/v1_5/eval/{pope,mme,textvqa,dense}.sh and what every script shares (common.sh): end
+to end on a tiny checkpoint and a small synthetic data root (CPU), plus fast checks of the
+command lines they build (a fake interpreter records every call instead of running the model).
+The other benchmarks' scripts: test_suite_scripts.py.
 
 The tiny model has 4 layers, so the runs pass `--pruning-layers 1,2` through to
 model_vqa_loader, with `--device cpu --dtype float32 --max_new_tokens 2`.
@@ -9,75 +10,23 @@ model_vqa_loader, with `--device cpu --dtype float32 --max_new_tokens 2`.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import stat
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-from llava.eval.model_vqa_loader import parse_args as loader_parse_args
-from llava.synthetic.suite import BenchmarkSizes, write_benchmarks
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = REPO / "scripts" / "v1_5" / "eval"
-TINY_ARGS = ["--pruning-layers", "1,2", "--device", "cpu", "--dtype", "float32"]
-TINY_ARGS += ["--max_new_tokens", "2"]
-# Inherited values of these would change what the scripts do: every test sets its own.
-SCRIPT_VARS = ("MODEL_PATH", "MODEL_BASE", "DATA_ROOT", "CKPT", "SCALE", "BIAS", "SPARSE")
-SCRIPT_VARS += ("SCORES_JSON", "PYTHON", "CUDA_VISIBLE_DEVICES")
-SIZES = BenchmarkSizes(  # 6 POPE, 8 MME and 2 TextVQA questions
-    pope_images=1, pope_pairs=1, mme_images=1, textvqa_images=2, textvqa_questions_per_image=1
+from script_helpers import (
+    REPO,
+    SCRIPTS,
+    TINY,
+    TINY_ARGS,
+    check_answers,
+    ok,
+    read_jsonl,
+    run_script,
+    script_env,
 )
-TINY = "llava-v1.5-tiny-test"  # the tiny_checkpoints["llava"] folder name = model_id
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="the scripts need bash")
-
-
-def script_env(**values: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SCRIPT_VARS}
-    # One thread per process: the tiny model gains nothing from more, and the chunked run
-    # starts two processes on a small machine.
-    env.update(PYTHON=sys.executable, OMP_NUM_THREADS="1")
-    env.update(values)
-    return env
-
-
-def run_script(script: str, *args: str, env: dict[str, str], cwd: Path):
-    return subprocess.run(
-        ["bash", str(SCRIPTS / script), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
-
-
-def check_answers(answers: Path, questions: Path, pruning: dict) -> list[dict]:
-    """One answer per question, in question order, written with the scripts' settings."""
-    rows = read_jsonl(answers)
-    assert [(r["question_id"], r["prompt"]) for r in rows] == [
-        (q["question_id"], q["text"]) for q in read_jsonl(questions)
-    ]
-    for row in rows:
-        assert row["model_id"] == TINY
-        run = row["metadata"]["run"]
-        assert (run["conv_mode"], run["temperature"], run["max_new_tokens"]) == ("vicuna_v1", 0, 2)
-        assert run["pruning"] == pruning
-    return rows
 
 
 def v1(scale: float, bias: float) -> dict:
@@ -91,18 +40,6 @@ def scores(stdout: str, first_line: str) -> str:
 
 
 # --- end to end: tiny checkpoint, synthetic data, CPU -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("eval_scripts") / "playground" / "data" / "eval"
-    write_benchmarks(root, seed=0, sizes=SIZES, benchmarks=("pope", "mme", "textvqa"))
-    return root
-
-
-@pytest.fixture(scope="module")
-def tiny_env(tiny_checkpoints, data_root) -> dict[str, str]:
-    return script_env(MODEL_PATH=str(tiny_checkpoints["llava"]), DATA_ROOT=str(data_root))
 
 
 @pytest.fixture(scope="module")
@@ -227,47 +164,6 @@ def test_missing_files_are_listed(tmp_path):
 
 
 # --- command lines, with a fake interpreter ----------------------------------------------------
-
-FAKE_PYTHON = """#!{python}
-import json, os, sys, time
-args = sys.argv[1:]
-with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(json.dumps({{"args": args, "cuda": os.environ.get("CUDA_VISIBLE_DEVICES")}}) + "\\n")
-if args[1] == "llava.eval.model_vqa_loader":
-    chunk = args[args.index("--chunk-idx") + 1] if "--chunk-idx" in args else None
-    if chunk == "0":
-        time.sleep(0.3)  # finishes last: the merge must still follow the chunk order
-    if chunk is not None and chunk == os.environ.get("FAKE_FAIL_CHUNK"):
-        sys.exit(3)
-    with open(args[args.index("--answers-file") + 1], "a") as answers:
-        answers.write(json.dumps({{"chunk": chunk}}) + "\\n")
-"""
-
-
-@pytest.fixture(scope="module")
-def fake(tmp_path_factory, data_root):
-    """Run a script with PYTHON = a recorder: returns (result, loader calls, scorer calls)."""
-    folder = tmp_path_factory.mktemp("fake")
-    python = folder / "python"
-    python.write_text(FAKE_PYTHON.format(python=sys.executable))
-    python.chmod(python.stat().st_mode | stat.S_IXUSR)
-    counter = iter(range(10**6))
-
-    def run(script: str, *args: str, **env: str):
-        log = folder / f"calls{next(counter)}.jsonl"
-        answers = data_root.parent / f"fake{next(counter)}"  # a fresh DATA_ROOT copy per run
-        shutil.copytree(data_root, answers, ignore=shutil.ignore_patterns("*.png", "answers"))
-        values = {"DATA_ROOT": str(answers), "PYTHON": str(python), "FAKE_LOG": str(log), **env}
-        result = run_script(script, *args, env=script_env(**values), cwd=folder)
-        calls = read_jsonl(log) if log.exists() else []
-        loader = [c for c in calls if c["args"][1] == "llava.eval.model_vqa_loader"]
-        scorer = [c for c in calls if c["args"][1] != "llava.eval.model_vqa_loader"]
-        for call in loader:  # what model_vqa_loader makes of them
-            call["ns"] = loader_parse_args(call["args"][2:])
-        return result, loader, scorer, answers
-
-    return run
-
 
 PRESETS = {"pope.sh": (9.0, 6.0), "mme.sh": (13.5, 0.0), "textvqa.sh": (0.8, 0.0)}
 LAYOUT = {  # question file, image folder, answers folder
@@ -413,8 +309,10 @@ def test_bad_settings_are_refused_before_running(fake, env, args, message):
 
 
 def test_dense_wrapper_usage(tmp_path):
-    result = run_script("dense.sh", "vqav2", env=script_env(), cwd=tmp_path)
+    result = run_script("dense.sh", "vqa", env=script_env(), cwd=tmp_path)
     assert result.returncode == 2 and "usage: bash scripts/v1_5/eval/dense.sh" in result.stderr
+    names = {p.stem for p in SCRIPTS.glob("*.sh")} - {"common", "dense"}
+    assert set(result.stderr.split()[3].split("|")) == names
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")

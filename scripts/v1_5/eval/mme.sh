@@ -11,6 +11,7 @@
 # CUDA_VISIBLE_DEVICES=0,1,... (one chunk per GPU). Examples:
 #   SPARSE=0 bash scripts/v1_5/eval/mme.sh                     # dense baseline
 #   bash scripts/v1_5/eval/mme.sh --sparse-version v2 --retained-tokens 192
+#   bash scripts/v1_5/eval/mme.sh --pruning-method fastv --retained-tokens 64   # any method
 #   CUDA_VISIBLE_DEVICES=0,1,2,3 bash scripts/v1_5/eval/mme.sh
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR

@@ -8,6 +8,7 @@
 # SCORES_JSON, CUDA_VISIBLE_DEVICES=0,1,... (one chunk per GPU). Examples:
 #   SPARSE=0 bash scripts/v1_5/eval/pope.sh                    # dense baseline
 #   bash scripts/v1_5/eval/pope.sh --sparse-version v1.5 --retained-tokens 128
+#   bash scripts/v1_5/eval/pope.sh --pruning-method fastv --retained-tokens 64   # any method
 #   CUDA_VISIBLE_DEVICES=0,1,2,3 bash scripts/v1_5/eval/pope.sh
 set -euo pipefail
 # shellcheck source=common.sh source-path=SCRIPTDIR

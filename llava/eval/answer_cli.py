@@ -1,0 +1,258 @@
+"""The command line every answer generator shares: LLaVA's flags, chunks and torchrun, resume,
+the progress bar and the run's summary.
+
+Each entry point (model_vqa_loader, model_vqa, model_vqa_science, model_vqa_mmbench) builds
+its parser with `answering_parser`, adds its own flags, and hands `run_answering` a reader of
+its question file. The reader returns the file's rows, each with the questions it asks; chunks
+(`--num-chunks/--chunk-idx`, or one shard per torchrun rank) are slices of rows, as LLaVA's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from statistics import mean
+
+import torch
+from tqdm import tqdm
+
+from llava.conversation import get_conv_template
+from llava.eval.answers import AnswerWriter, merge_answer_files, resume_answers
+from llava.eval.generation_args import check_generation_args
+from llava.eval.pruning_args import add_pruning_args, pruner_from_args
+from llava.eval.questions import Question, get_chunk
+from llava.eval.runner import AnswerStats, RunSettings, answer_questions, check_images
+from llava.generate import generation_options
+from llava.mm_utils import get_model_name_from_path
+from llava.model.builder import default_device, load_pretrained_model, resolve_model_path
+from llava.model.generation_config import generation_settings
+from llava.model.prompting import prompts_for
+
+# args -> the question file's rows, each a list of the questions it asks.
+RowReader = Callable[[argparse.Namespace], list[list[Question]]]
+
+
+def answering_parser(
+    prog: str,
+    description: str,
+    *,
+    question_file: str = "tables/question.jsonl",
+    max_new_tokens: int = 128,
+) -> argparse.ArgumentParser:
+    """LLaVA's flags of every answer generator, plus device, dtype, seed and pruning."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--model-path", required=True)
+    parser.add_argument("--model-base", default=None)
+    parser.add_argument("--image-folder", default="")
+    parser.add_argument("--question-file", default=question_file)
+    parser.add_argument("--answers-file", default="answer.jsonl")
+    parser.add_argument(
+        "--conv-mode",
+        default=None,
+        help="LLaVA's conversation template (vicuna_v1, mistral_instruct, ...). Default: "
+        "llava_v1 for original LLaVA checkpoints, the checkpoint's own chat template for "
+        "llava-hf and Qwen-VL ones",
+    )
+    parser.add_argument("--num-chunks", type=int, default=1)
+    parser.add_argument("--chunk-idx", type=int, default=0)
+    parser.add_argument("--temperature", type=float, default=0.2)
+    parser.add_argument("--top_p", type=float, default=None)
+    parser.add_argument("--num_beams", type=int, default=1)
+    parser.add_argument(
+        "--top_k", type=int, default=None, help="sampling: keep the k most likely tokens "
+        "(default: the checkpoint's generation_config.json, else no limit)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--repetition_penalty", type=float, default=None, help="transformers' repetition "
+        "penalty, greedy decoding included (default: the checkpoint's generation_config.json, "
+        "e.g. Qwen2.5-VL's 1.05, else 1: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max_new_tokens",
+        type=int,
+        default=max_new_tokens,
+        help=f"longest answer in tokens (default {max_new_tokens}, as LLaVA's entry point)",
+    )
+    parser.add_argument(
+        "--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)"
+    )
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "float16", "bfloat16"],
+        help="auto: float16 on GPUs, float32 on the CPU",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (temperature > 0)")
+    add_pruning_args(parser)
+    return parser
+
+
+def _torchrun_rank() -> tuple[int, int, int]:
+    """(rank, world size, local rank) when launched by torchrun, else (0, 1, 0)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return 0, 1, 0
+    return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def _flatten(rows: Sequence[list[Question]]) -> list[Question]:
+    return [question for row in rows for question in row]
+
+
+def summary(stats: Sequence[AnswerStats], resumed: int) -> str:
+    """The run's means: token accounting over the answers with an image, times over all."""
+    if not stats:
+        return f"nothing to do: all {resumed} answers were already written"
+    lines = [f"answered {len(stats)} questions" + (f" ({resumed} resumed)" if resumed else "")]
+    text_only = sum(not s.has_image for s in stats)
+    if text_only:
+        lines.append(f"{text_only} text-only prompts: no visual token, so no pruning")
+    acc = [s.accounting for s in stats if s.has_image]
+    prefill = "prefill: "
+    if acc:
+        flops = mean(a.prefill_flops for a in acc)
+        dense = mean(a.dense_prefill_flops for a in acc)
+        lines += [
+            f"visual tokens per image: {mean(a.visual_tokens for a in acc):.1f}",
+            "equivalent visual tokens (mean over layers): "
+            f"{mean(a.equivalent_tokens_output for a in acc):.2f} counted after pruning "
+            f"(papers), {mean(a.equivalent_tokens_input for a in acc):.2f} entering each layer",
+        ]
+        over = ", prompts with an image" if text_only else ""
+        prefill += f"{flops / 1e12:.4f} TFLOPs analytic ({flops / dense:.3f} of dense{over}), "
+    lines += [
+        prefill + f"{1000 * mean(s.prefill_seconds for s in stats):.1f} ms measured",
+        f"decode: {mean(s.new_tokens for s in stats):.1f} new tokens, "
+        f"{1000 * mean(s.decode_seconds for s in stats):.1f} ms",
+    ]
+    return "\n".join(lines)
+
+
+def run_answering(
+    args: argparse.Namespace, read_rows: RowReader, prompt_config: dict | None = None
+) -> None:
+    """Answer the question file's chunk (or torchrun shard) into --answers-file, resuming.
+
+    `prompt_config` holds the generator's prompt settings that the answers' `prompt` does not
+    show (MMBench's --lang): they join the run's settings, which a resumed file must match.
+    """
+    # Bad flags and templates fail before the model loads.
+    check_generation_args(args)
+    if args.conv_mode is not None:
+        get_conv_template(args.conv_mode)
+    rank, world, local_rank = _torchrun_rank()
+    answers_file = Path(args.answers_file).expanduser()
+    num_chunks, chunk_idx = args.num_chunks, args.chunk_idx
+    question_file = Path(args.question_file).expanduser()
+    rows = read_rows(args)
+    if world > 1 and (num_chunks, chunk_idx) != (1, 0):
+        raise ValueError("--num-chunks/--chunk-idx do not combine with torchrun (it shards)")
+    if world > 1:  # one shard per rank; rank 0 merges them at the end
+        num_chunks, chunk_idx = world, rank
+    questions = _flatten(get_chunk(rows, num_chunks, chunk_idx))
+    check_images(questions)
+
+    device = args.device
+    if device is None:
+        device = (
+            f"cuda:{local_rank}" if world > 1 and torch.cuda.is_available() else default_device()
+        )
+    model_id = get_model_name_from_path(args.model_path)
+    tokenizer, model, image_processor, _ = load_pretrained_model(
+        args.model_path, args.model_base, model_id, device=device, torch_dtype=args.dtype
+    )
+    folder = resolve_model_path(args.model_path)
+    pruner = pruner_from_args(args, model)
+    prompts = prompts_for(model, folder, tokenizer, args.conv_mode)
+    # LLaVA's call passes these; the checkpoint's generation_config.json (and the two flags
+    # that override it) decide the rest, as transformers' generate would
+    flags = {
+        "do_sample": args.temperature > 0,
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "num_beams": args.num_beams,
+        "max_new_tokens": args.max_new_tokens,
+        "top_k": getattr(args, "top_k", None),
+        "repetition_penalty": getattr(args, "repetition_penalty", None),
+    }
+    generation, generation_record = generation_settings(folder, flags)
+    options = generation_options(**generation)
+    settings = RunSettings(prompts, options, args.seed)
+    run_config = {
+        "model_id": model_id,
+        **prompts.describe(),
+        "temperature": args.temperature,
+        "top_p": args.top_p,
+        "max_new_tokens": args.max_new_tokens,
+        "seed": args.seed,
+        **(prompt_config or {}),
+        "generation": generation_record,
+        "pruning": pruner.describe(),
+    }
+    if world > 1:
+        # A job merged earlier left no shards: its merged file, if complete, is the result.
+        everything = _flatten(rows)
+        merged = answers_file.is_file() and resume_answers(
+            answers_file, everything, run_config
+        ) == len(everything)
+        if merged:
+            print(f"nothing to do: {answers_file} already holds all {len(everything)} answers")
+            return
+        answers_file = answers_file.with_name(f"{answers_file.stem}.rank{rank}of{world}.jsonl")
+    done = resume_answers(answers_file, questions, run_config)
+    stats = []
+    with (
+        AnswerWriter(answers_file) as writer,
+        tqdm(
+            total=len(questions),
+            initial=done,
+            desc=f"{pruner.name} {question_file.name}",
+            position=rank,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        ) as progress,
+    ):
+        answers = answer_questions(
+            model,
+            image_processor,
+            questions,
+            pruner,
+            settings,
+            writer,
+            model_id,
+            run_config,
+            first=done,
+        )
+        for answer_stats in answers:
+            stats.append(answer_stats)
+            progress.update()
+    print(summary(stats, done))
+    if world > 1:
+        _merge_ranks(Path(args.answers_file).expanduser(), answers_file, rank, world)
+
+
+def _merge_ranks(final: Path, shard: Path, rank: int, world: int) -> None:
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")  # only a barrier: gloo works with or without GPUs
+    dist.barrier()
+    if rank == 0:
+        shards = [shard.with_name(f"{final.stem}.rank{r}of{world}.jsonl") for r in range(world)]
+        merge_answer_files(shards, final)
+        for part in shards:
+            part.unlink()
+        print(f"merged {world} shards into {final}")
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def run_cli(prog: str, args: argparse.Namespace, run: Callable[[argparse.Namespace], None]) -> None:
+    """Run an entry point; bad input ends it with `prog: error: ...` and status 1."""
+    try:
+        run(args)
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"{prog}: error: {err}")
