@@ -10,7 +10,7 @@ import pytest
 import torch
 from model_helpers import make_image, prompt_ids, to_hf_ids
 from tiny_models import HF_IMAGE_TOKEN
-from tiny_next import save_hf_next, save_original_next, tiny_hf_next
+from tiny_next import next_processor, save_hf_next, save_original_next, tiny_hf_next
 
 from llava.model.anyres import best_resolution, tile_grid
 from llava.model.builder import load_pretrained_model
@@ -131,10 +131,6 @@ def test_mistral_next_with_a_sliding_window_equals_transformers(tmp_path) -> Non
         ids = prompt_ids(tokenizer)
         with torch.no_grad():
             logits, _, (stats,) = model(ids, [image_input(image, processor, model.config)])
-        hf_processor = processor if fmt == "llava-hf" else None
-        if hf_processor is None:
-            from tiny_next import next_processor
-
-            hf_processor = next_processor()
+        hf_processor = processor if fmt == "llava-hf" else next_processor()
         expected = hf_logits(hf, ids, image, hf_processor, stats.image_tokens)
         assert (logits - expected).abs().max().item() <= TOL
