@@ -145,7 +145,13 @@ def decode_one_token(
     return model.logits(model.model.decode_layers(hidden, cache)[:, -1])
 
 
-def next_token(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor:
+def next_token(
+    logits: torch.Tensor,
+    options: GenerationOptions,
+    generators: list[torch.Generator] | None = None,
+) -> torch.Tensor:
+    """Greedy, or sampled (with one generator per row when given, so that a row draws the same
+    tokens whatever batch it is in)."""
     if not options.do_sample:
         return logits.argmax(dim=-1)
     probs = (logits.float() / options.temperature).softmax(dim=-1)
@@ -155,7 +161,14 @@ def next_token(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor
         outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= options.top_p
         sorted_probs = sorted_probs.masked_fill(outside, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return torch.multinomial(probs, num_samples=1).squeeze(-1)
+    if generators is None:
+        return torch.multinomial(probs, num_samples=1).squeeze(-1)
+    return torch.cat(
+        [
+            torch.multinomial(row[None], 1, generator=g)[:, 0]
+            for row, g in zip(probs, generators, strict=True)
+        ]
+    )
 
 
 def generate(
@@ -164,9 +177,10 @@ def generate(
     images,
     pruner: Pruner | None = None,
     options: GenerationOptions = GenerationOptions(),
+    seeds: list[int] | None = None,
 ) -> GenerationOutput:
     """Prefill then token-by-token decoding until EOS or `max_new_tokens`; rows that finish
-    leave the decode batch (their cache rows are dropped)."""
+    leave the decode batch (their cache rows are dropped). `seeds`: one sampling seed per row."""
     device = model.device
     eos = model.config.text.eos_token_id
     start = time.perf_counter()
@@ -179,9 +193,12 @@ def generate(
     batch = logits.shape[0]
     tokens = torch.full((batch, options.max_new_tokens), eos, dtype=torch.long)
     active = torch.arange(batch)  # batch rows still decoding, in cache order
+    generators = None
+    if seeds is not None and options.do_sample:
+        generators = [torch.Generator(logits.device).manual_seed(seed) for seed in seeds]
     length = 0
     for step in range(options.max_new_tokens):
-        token = next_token(logits, options)
+        token = next_token(logits, options, generators)
         tokens[active, step] = token.cpu()
         length = step + 1
         done = (token == eos).cpu()
@@ -191,6 +208,8 @@ def generate(
             keep = (~done).nonzero().squeeze(1)
             active, token = active[keep], token[keep.to(token.device)]
             cache.keep_rows(keep.to(device))
+            if generators is not None:
+                generators = [generators[i] for i in keep.tolist()]
         logits = decode_one_token(model, token, cache)
     _synchronize(device)
     return GenerationOutput(

@@ -17,11 +17,13 @@ import torch
 from llava.constants import DEFAULT_IMAGE_TOKEN, IMAGE_TOKEN_INDEX
 from llava.conversation import get_conv_template
 from llava.eval.answers import AnswerWriter
+from llava.eval.batching import bucketed_batches
+from llava.eval.pruning_args import visual_tokens
 from llava.eval.questions import Question
 from llava.generate import GenerationOptions, generate
 from llava.mm_utils import process_images, tokenizer_image_token
 from llava.model.llava import LlavaLlamaForCausalLM
-from llava.sparse.base import NoPruning, Pruner
+from llava.sparse.base import Pruner
 from llava.sparse.budget import TokenAccounting, account
 
 # What a text-only answer's metadata says in place of the pruning: no visual token, no pruning.
@@ -33,15 +35,31 @@ class RunSettings:
     conv_mode: str
     options: GenerationOptions
     seed: int = 0  # sampling seed of question i is seed + i (resumable, order independent)
+    batch_size: int = 1
+    context: int | None = None  # positions the model has (None: unchecked)
+    truncate_long_prompts: bool = False  # cut a too-long question instead of refusing it
 
 
 @dataclass(frozen=True)
 class AnswerStats:
     accounting: TokenAccounting
-    prefill_seconds: float
-    decode_seconds: float
+    prefill_seconds: float  # this answer's share of its batch's prefill
+    decode_seconds: float  # likewise for decoding
     new_tokens: int
     has_image: bool = True
+    padded_tokens: int = 0  # prefill padding of its batch, counted on the batch's first answer
+    useful_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question ready for the model: its prompt ids and how many positions it takes."""
+
+    position: int  # in the run's question list
+    question: Question
+    input_ids: torch.Tensor  # (L,) with IMAGE_TOKEN_INDEX where the image goes
+    positions: int  # prompt length once the image's rows are spliced in
+    truncated_from: int | None = None  # positions before --truncate-long-prompts cut it
 
 
 def conversation_prompt(user_turn: str, conv_mode: str) -> str:
@@ -64,6 +82,71 @@ def check_images(questions: Sequence[Question]) -> None:
             question.image.check(question.where)
 
 
+def prepare(
+    question: Question, position: int, tokenizer, settings: RunSettings, image_tokens: int
+) -> Prepared:
+    """Tokenise a question's prompt and check it fits the model's positions with its answer."""
+
+    def tokenize(user_turn: str) -> tuple[torch.Tensor, int]:
+        prompt = conversation_prompt(user_turn, settings.conv_mode)
+        ids = tokenizer_image_token(prompt, tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
+        extra = image_tokens - 1 if question.image is not None else 0
+        return ids, len(ids) + extra
+
+    ids, positions = tokenize(question.user_turn)
+    answer = settings.options.max_new_tokens
+    if settings.context is None:
+        return Prepared(position, question, ids, positions)
+    room = settings.context - answer
+    if positions <= room:
+        return Prepared(position, question, ids, positions)
+    if not settings.truncate_long_prompts:
+        raise ValueError(
+            f"{question.where}: the prompt takes {positions} positions (an image counts "
+            f"{image_tokens}) and its answer up to {answer} more, past the "
+            f"model's {settings.context}: shorten the question, lower --max_new_tokens, or pass "
+            "--truncate-long-prompts to cut the question's end (recorded in the answer)"
+        )
+    # Keep the longest start of the user turn that fits (the template and image mark stay).
+    mark = question.user_turn.find("\n") + 1 if question.image is not None else 0
+    low, high = mark, len(question.user_turn)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if tokenize(question.user_turn[:middle])[1] <= room:
+            low = middle
+        else:
+            high = middle - 1
+    ids, cut = tokenize(question.user_turn[:low])
+    if cut > room:
+        raise ValueError(
+            f"{question.where}: even without its question the prompt takes {cut} positions, "
+            f"past the model's {settings.context} minus --max_new_tokens {answer}"
+        )
+    return Prepared(position, question, ids, cut, truncated_from=positions)
+
+
+def _metadata(item: Prepared, stats, accounting, run_config: dict, prefill_ms: float, size: int):
+    metadata = {"run": run_config}
+    if item.question.image is None:
+        metadata["pruning"] = TEXT_ONLY
+    if item.truncated_from is not None:
+        metadata["truncated"] = {"from_positions": item.truncated_from, "to": item.positions}
+    return metadata | {
+        **accounting.as_dict(),
+        "pruning_layers": [
+            {
+                "layer": r.layer,
+                "visual_in": r.visual_in,
+                "kept": len(r.kept),
+                "merged": len(r.clusters),
+            }
+            for r in stats.records
+        ],  # fmt: skip
+        "prefill_ms": round(prefill_ms, 3),
+        "batch_size": size,
+    }
+
+
 def answer_questions(
     model: LlavaLlamaForCausalLM,
     tokenizer,
@@ -76,47 +159,70 @@ def answer_questions(
     run_config: dict,
     first: int = 0,
 ) -> Iterator[AnswerStats]:
-    """Answer questions[first:], writing each answer as soon as it exists.
+    """Answer questions[first:], `settings.batch_size` at a time, writing answers in question
+    order as soon as a window of batches is done (`llava.eval.batching`).
 
-    A text-only prompt has no visual token to prune: it runs without the pruning method, and
-    its metadata says so (`"pruning": TEXT_ONLY`) with 0 visual tokens.
+    Each sample is pruned by its own decisions, exactly as alone. A text-only prompt has no
+    visual token to prune; its metadata says so (`"pruning": TEXT_ONLY`) with 0 visual tokens.
     """
-    for position in range(first, len(questions)):
-        question = questions[position]
-        prompt = conversation_prompt(question.user_turn, settings.conv_mode)
-        input_ids = tokenizer_image_token(prompt, tokenizer, IMAGE_TOKEN_INDEX, return_tensors="pt")
-        pixels, method = None, NoPruning()
-        if question.image is not None:
-            image = question.image.open(question.where)
-            pixels = process_images([image], image_processor, model.config)
-            pixels, method = pixels.to(model.device, model.dtype), pruner
-        if settings.options.do_sample:
-            torch.manual_seed(settings.seed + position)
-        output = generate(model, input_ids[None].to(model.device), pixels, method, settings.options)
-        text = tokenizer.batch_decode(output.tokens, skip_special_tokens=True)[0].strip()
-        stats = output.stats[0]
+    image_tokens = visual_tokens(model)
+    prepared = [
+        prepare(questions[i], i, tokenizer, settings, image_tokens)
+        for i in range(first, len(questions))
+    ]
+    lengths = [item.positions for item in prepared]
+    done: dict[int, tuple[dict, AnswerStats]] = {}
+    next_position = first
+    for window in bucketed_batches(lengths, settings.batch_size):
+        for batch in window:
+            items = [prepared[i] for i in batch]
+            done |= _answer_batch(items, model, tokenizer, image_processor, pruner, settings,
+                                  model_id, run_config)  # fmt: skip
+            # Written in question order as soon as every earlier question is answered.
+            while next_position in done:
+                answer, stats = done.pop(next_position)
+                writer.write(answer)
+                next_position += 1
+                yield stats
+
+
+def _answer_batch(
+    items, model, tokenizer, image_processor, pruner, settings, model_id, run_config
+) -> dict[int, tuple[dict, AnswerStats]]:
+    """One batch through the model: each question's answer line and stats, by position."""
+    pixels = [_pixels(item.question, image_processor, model) for item in items]
+    seeds = [settings.seed + item.position for item in items]
+    output = generate(
+        model, [item.input_ids for item in items], pixels, pruner, settings.options, seeds
+    )
+    texts = tokenizer.batch_decode(output.tokens, skip_special_tokens=True)
+    share, eos = len(items), model.config.text.eos_token_id
+    answers = {}
+    for row, item in enumerate(items):
+        stats = output.stats[row]
         accounting = account(stats, model.config.text)
-        metadata = {"run": run_config}
-        if question.image is None:
-            metadata["pruning"] = TEXT_ONLY
-        metadata |= {
-            **accounting.as_dict(),
-            "pruning_layers": [
-                {
-                    "layer": r.layer,
-                    "visual_in": r.visual_in,
-                    "kept": len(r.kept),
-                    "merged": len(r.clusters),
-                }
-                for r in stats.records
-            ],
-            "prefill_ms": round(1000 * output.prefill_seconds, 3),
-        }
-        writer.write(question.answer(text, shortuuid.uuid(), model_id, metadata))
-        yield AnswerStats(
-            accounting,
-            output.prefill_seconds,
-            output.decode_seconds,
-            output.tokens.shape[1],
-            has_image=question.image is not None,
+        prefill_ms = 1000 * output.prefill_seconds / share
+        metadata = _metadata(item, stats, accounting, run_config, prefill_ms, share)
+        answer = item.question.answer(texts[row].strip(), shortuuid.uuid(), model_id, metadata)
+        new_tokens = min(int((output.tokens[row] != eos).sum()) + 1, output.tokens.shape[1])
+        answers[item.position] = (
+            answer,
+            AnswerStats(
+                accounting,
+                output.prefill_seconds / share,
+                output.decode_seconds / share,
+                new_tokens,
+                has_image=item.question.image is not None,
+                padded_tokens=output.padded_tokens if row == 0 else 0,
+                useful_tokens=output.useful_tokens if row == 0 else 0,
+            ),
         )
+    return answers
+
+
+def _pixels(question: Question, image_processor, model) -> torch.Tensor | None:
+    if question.image is None:
+        return None
+    image = question.image.open(question.where)
+    pixels = process_images([image], image_processor, model.config)[0]
+    return pixels.to(model.device, model.dtype)
