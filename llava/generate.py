@@ -189,7 +189,13 @@ def seen_in_prompts(model, input_ids, vocab: int) -> torch.Tensor:
     return seen
 
 
-def next_token(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor:
+def next_token(
+    logits: torch.Tensor,
+    options: GenerationOptions,
+    generators: list[torch.Generator] | None = None,
+) -> torch.Tensor:
+    """Greedy, or sampled (with one generator per row when given, so that a row draws the same
+    tokens whatever batch it is in)."""
     if not options.do_sample:
         return logits.argmax(dim=-1)
     logits = logits.float() / options.temperature
@@ -203,7 +209,14 @@ def next_token(logits: torch.Tensor, options: GenerationOptions) -> torch.Tensor
         outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= options.top_p
         sorted_probs = sorted_probs.masked_fill(outside, 0.0)
         probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
-    return torch.multinomial(probs, num_samples=1).squeeze(-1)
+    if generators is None:
+        return torch.multinomial(probs, num_samples=1).squeeze(-1)
+    return torch.cat(
+        [
+            torch.multinomial(row[None], 1, generator=g)[:, 0]
+            for row, g in zip(probs, generators, strict=True)
+        ]
+    )
 
 
 def generate(
@@ -212,9 +225,10 @@ def generate(
     images,
     pruner: Pruner | None = None,
     options: GenerationOptions = GenerationOptions(),
+    seeds: list[int] | None = None,
 ) -> GenerationOutput:
     """Prefill then token-by-token decoding until EOS or `max_new_tokens`; rows that finish
-    leave the decode batch (their cache rows are dropped)."""
+    leave the decode batch (their cache rows are dropped). `seeds`: one sampling seed per row."""
     device = model.device
     eos = torch.tensor(options.eos_token_ids or (model.config.text.eos_token_id,))
     start = time.perf_counter()
@@ -227,13 +241,16 @@ def generate(
     batch = logits.shape[0]
     tokens = torch.full((batch, options.max_new_tokens), int(eos[0]), dtype=torch.long)
     active = torch.arange(batch)  # batch rows still decoding, in cache order
+    generators = None
+    if seeds is not None and options.do_sample:
+        generators = [torch.Generator(logits.device).manual_seed(seed) for seed in seeds]
     penalty = options.repetition_penalty
     seen = seen_in_prompts(model, input_ids, logits.shape[-1]) if penalty != 1.0 else None
     length = 0
     for step in range(options.max_new_tokens):
         if seen is not None:
             logits = penalise_repeats(logits, seen[active].to(logits.device), penalty)
-        token = next_token(logits, options)
+        token = next_token(logits, options, generators)
         tokens[active, step] = token.cpu()
         if seen is not None:
             seen[active, token.cpu()] = True
@@ -245,6 +262,8 @@ def generate(
             keep = (~done).nonzero().squeeze(1)
             active, token = active[keep], token[keep.to(token.device)]
             cache.keep_rows(keep.to(device))
+            if generators is not None:
+                generators = [generators[i] for i in keep.tolist()]
         logits = decode_one_token(model, token, cache)
     _synchronize(device)
     return GenerationOutput(

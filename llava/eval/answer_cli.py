@@ -10,6 +10,7 @@ its question file. The reader returns the file's rows, each with the questions i
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -20,15 +21,28 @@ import torch
 from tqdm import tqdm
 
 from llava.conversation import get_conv_template
-from llava.eval.answers import AnswerWriter, merge_answer_files, resume_answers
+from llava.eval.answers import (
+    AnswerLock,
+    AnswerWriter,
+    check_output,
+    merge_answer_files,
+    resume_answers,
+)
+from llava.eval.batching import padding_overhead
 from llava.eval.generation_args import check_generation_args
 from llava.eval.pruning_args import add_pruning_args, pruner_from_args
 from llava.eval.questions import Question, get_chunk
 from llava.eval.runner import AnswerStats, RunSettings, answer_questions, check_images
 from llava.generate import generation_options
 from llava.mm_utils import get_model_name_from_path
-from llava.model.builder import default_device, load_pretrained_model, resolve_model_path
+from llava.model.builder import (
+    default_device,
+    load_pretrained_model,
+    resolve_dtype,
+    resolve_model_path,
+)
 from llava.model.generation_config import generation_settings
+from llava.model.identity import checkpoint_identity
 from llava.model.prompting import prompts_for
 
 # args -> the question file's rows, each a list of the questions it asks.
@@ -86,6 +100,37 @@ def answering_parser(
         help="auto: float16 on GPUs, float32 on the CPU",
     )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (temperature > 0)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        help="questions answered together (default 1); each is pruned by its own decisions and "
+        "gets the answer it gets alone; prompts of similar length are batched together",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads (default: torch's, one per core; on a machine shared with other jobs "
+        "use fewer: more threads than free cores make torch many times slower)",
+    )
+    parser.add_argument(
+        "--truncate-long-prompts",
+        action="store_true",
+        help="cut a question that does not fit the model's positions with its answer, instead of "
+        "refusing it (each cut is recorded in the answer's metadata)",
+    )
+    parser.add_argument(
+        "--allow-outside-images",
+        action="store_true",
+        help="let image paths leave --image-folder (absolute paths, '..'); refused by default",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start --answers-file over instead of resuming it (it is refused when it was written "
+        "by another run: another model, question file or settings)",
+    )
     add_pruning_args(parser)
     return parser
 
@@ -102,7 +147,7 @@ def _flatten(rows: Sequence[list[Question]]) -> list[Question]:
     return [question for row in rows for question in row]
 
 
-def summary(stats: Sequence[AnswerStats], resumed: int) -> str:
+def summary(stats: Sequence[AnswerStats], resumed: int, batch_size: int = 1) -> str:
     """The run's means: token accounting over the answers with an image, times over all."""
     if not stats:
         return f"nothing to do: all {resumed} answers were already written"
@@ -128,7 +173,38 @@ def summary(stats: Sequence[AnswerStats], resumed: int) -> str:
         f"decode: {mean(s.new_tokens for s in stats):.1f} new tokens, "
         f"{1000 * mean(s.decode_seconds for s in stats):.1f} ms",
     ]
+    if batch_size > 1:
+        padded = sum(s.padded_tokens for s in stats)
+        useful = sum(s.useful_tokens for s in stats)
+        overhead = 100 * padding_overhead(padded, useful)
+        lines.append(
+            f"batches of {batch_size}: prefill padding {overhead:.1f}% of the useful tokens "
+            "(summed over layers); times per answer are shares of their batch's"
+        )
     return "\n".join(lines)
+
+
+def run_identity(args: argparse.Namespace, device: str) -> dict:
+    """What decides the answers besides the prompt and pruning settings: the weights (not the
+    folder's name), the base model, dtype, device kind, image folder and question file."""
+    model_path = resolve_model_path(args.model_path)
+    identity = {
+        "model": checkpoint_identity(model_path),
+        "model_base": None,
+        "dtype": str(resolve_dtype(args.dtype, device)).removeprefix("torch."),
+        "device": torch.device(device).type,
+        "question_file": _file_digest(Path(args.question_file).expanduser()),
+        "image_folder": str(Path(args.image_folder).expanduser().resolve()),
+    }
+    if args.model_base:
+        identity["model_base"] = checkpoint_identity(
+            resolve_model_path(args.model_base, "--model-base")
+        )
+    return identity
+
+
+def _file_digest(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def run_answering(
@@ -139,14 +215,18 @@ def run_answering(
     `prompt_config` holds the generator's prompt settings that the answers' `prompt` does not
     show (MMBench's --lang): they join the run's settings, which a resumed file must match.
     """
-    # Bad flags and templates fail before the model loads.
+    # Bad flags, templates and output paths fail before the model loads.
     check_generation_args(args)
     if args.conv_mode is not None:
         get_conv_template(args.conv_mode)
+    if args.batch_size < 1 or (args.threads is not None and args.threads < 1):
+        raise ValueError("--batch-size and --threads must be at least 1")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     rank, world, local_rank = _torchrun_rank()
     answers_file = Path(args.answers_file).expanduser()
+    check_output(answers_file)
     num_chunks, chunk_idx = args.num_chunks, args.chunk_idx
-    question_file = Path(args.question_file).expanduser()
     rows = read_rows(args)
     if world > 1 and (num_chunks, chunk_idx) != (1, 0):
         raise ValueError("--num-chunks/--chunk-idx do not combine with torchrun (it shards)")
@@ -154,13 +234,23 @@ def run_answering(
         num_chunks, chunk_idx = world, rank
     questions = _flatten(get_chunk(rows, num_chunks, chunk_idx))
     check_images(questions)
+    if world > 1:
+        answers_file = answers_file.with_name(f"{answers_file.stem}.rank{rank}of{world}.jsonl")
+    with AnswerLock(answers_file):
+        _answer(args, rows, questions, answers_file, prompt_config, (rank, world, local_rank))
 
+
+def _answer(args, rows, questions, answers_file, prompt_config, ranks) -> None:
+    """Load the model, build the method, resume the answers file and answer what is left."""
+    rank, world, local_rank = ranks
+    question_file = Path(args.question_file).expanduser()
     device = args.device
     if device is None:
         device = (
             f"cuda:{local_rank}" if world > 1 and torch.cuda.is_available() else default_device()
         )
     model_id = get_model_name_from_path(args.model_path)
+    identity = run_identity(args, device)
     tokenizer, model, image_processor, _ = load_pretrained_model(
         args.model_path, args.model_base, model_id, device=device, torch_dtype=args.dtype
     )
@@ -180,9 +270,17 @@ def run_answering(
     }
     generation, generation_record = generation_settings(folder, flags)
     options = generation_options(**generation)
-    settings = RunSettings(prompts, options, args.seed)
+    settings = RunSettings(
+        prompts,
+        options,
+        args.seed,
+        batch_size=args.batch_size,
+        context=model.config.text.max_position_embeddings,
+        truncate_long_prompts=args.truncate_long_prompts,
+    )
     run_config = {
         "model_id": model_id,
+        **identity,
         **prompts.describe(),
         "temperature": args.temperature,
         "top_p": args.top_p,
@@ -195,13 +293,15 @@ def run_answering(
     if world > 1:
         # A job merged earlier left no shards: its merged file, if complete, is the result.
         everything = _flatten(rows)
-        merged = answers_file.is_file() and resume_answers(
-            answers_file, everything, run_config
-        ) == len(everything)
+        final = Path(args.answers_file).expanduser()
+        merged = final.is_file() and resume_answers(final, everything, run_config) == len(
+            everything
+        )
         if merged:
-            print(f"nothing to do: {answers_file} already holds all {len(everything)} answers")
+            print(f"nothing to do: {final} already holds all {len(everything)} answers")
             return
-        answers_file = answers_file.with_name(f"{answers_file.stem}.rank{rank}of{world}.jsonl")
+    if args.overwrite:
+        answers_file.unlink(missing_ok=True)
     done = resume_answers(answers_file, questions, run_config)
     stats = []
     with (
@@ -229,7 +329,7 @@ def run_answering(
         for answer_stats in answers:
             stats.append(answer_stats)
             progress.update()
-    print(summary(stats, done))
+    print(summary(stats, done, args.batch_size))
     if world > 1:
         _merge_ranks(Path(args.answers_file).expanduser(), answers_file, rank, world)
 
@@ -256,3 +356,6 @@ def run_cli(prog: str, args: argparse.Namespace, run: Callable[[argparse.Namespa
         run(args)
     except (ValueError, FileNotFoundError) as err:
         sys.exit(f"{prog}: error: {err}")
+    except KeyboardInterrupt:
+        sys.exit(f"\n{prog}: interrupted; the answers written so far are kept, rerun the same "
+                 "command to resume")  # fmt: skip

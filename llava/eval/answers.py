@@ -5,14 +5,83 @@ rerun keeps the complete lines that match the questions position by position (MM
 question_ids are not unique, nor are MMBench's with --all-rounds, so position is the key; a line
 must repeat its question's id, prompt and round), drops a cut-off last line, and continues.
 Lines written by another question file, chunk or configuration are an error, never mixed in.
+While a run writes an answers file it holds an exclusive lock on it (`AnswerLock`): a second
+writer is refused at once, naming the holder; a lock left by a killed run is released by the
+system and simply taken over.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
 from pathlib import Path
 
 from llava.eval.questions import Question
+
+
+def check_output(path: Path, flag: str = "--answers-file") -> None:
+    """Before anything expensive: `path` is not a folder and its folder can be made and
+    written to."""
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name, e.g. {path}/answers.jsonl")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{flag} {path}: cannot create {folder} ({err.strerror})") from err
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ValueError(f"{flag} {path}: not writable; choose another --answers-file")
+
+
+class AnswerLock:
+    """An exclusive lock on an answers file for as long as a run writes it (a `.lock` file
+    beside it, holding the writer's pid)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path.with_name(path.name + ".lock")
+        self._file = None
+
+    def __enter__(self) -> AnswerLock:
+        file = self.path.open("a+")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            file.seek(0)
+            holder = file.read().strip() or "unknown"
+            file.close()
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+            answers = self.path.with_suffix("")
+            raise ValueError(
+                f"{answers} is being written by another run (pid {holder}); wait for it to "
+                "finish, or choose another --answers-file"
+            ) from err
+        file.seek(0)
+        file.truncate()
+        file.write(f"{os.getpid()}\n")
+        file.flush()
+        self._file = file
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()
+
+
+def _differences(written: object, wanted: dict) -> str:
+    """The run settings that differ, as `name: written -> wanted`."""
+    if not isinstance(written, dict):
+        return f"the line has no run settings ({written!r})"
+    names = list(wanted) + [name for name in written if name not in wanted]
+    changed = [
+        f"{name}: {written.get(name)!r} -> {wanted.get(name)!r}"
+        for name in names
+        if written.get(name) != wanted.get(name)
+    ]
+    return "; ".join(changed)
 
 
 def _complete_lines(path: Path) -> tuple[list[str], int]:
@@ -63,8 +132,9 @@ def resume_answers(path: str | Path, questions: list[Question], run_config: dict
         written_config = answer.get("metadata", {}).get("run")
         if written_config != run_config:
             raise ValueError(
-                f"{path}:{line_no} was written with settings {written_config}, this run uses "
-                f"{run_config}: delete the file or choose another --answers-file to start over"
+                f"{path}:{line_no} was written by another run "
+                f"({_differences(written_config, run_config)}): pass --overwrite to start the "
+                "file over, or choose another --answers-file"
             )
     if keep_bytes < path.stat().st_size:
         with path.open("r+b") as file:
@@ -76,13 +146,20 @@ class AnswerWriter:
     """Appends answers, one JSON line each, flushed as soon as written."""
 
     def __init__(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a", encoding="utf-8")
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
 
     def write(self, answer: dict) -> None:
-        self._file.write(json.dumps(answer) + "\n")
-        self._file.flush()
+        try:
+            self._file.write(json.dumps(answer) + "\n")
+            self._file.flush()
+        except OSError as err:
+            # A full disk may leave half a line: the next run drops it and resumes.
+            raise ValueError(
+                f"cannot write {self.path} ({err.strerror}): free some space and rerun the same "
+                "command; it resumes after the last complete answer"
+            ) from err
 
     def close(self) -> None:
         self._file.close()

@@ -22,6 +22,8 @@ def bucketed_batches(
     by length (ties in question order) and cut into batches of `batch_size`."""
     if batch_size < 1:
         raise ValueError(f"--batch-size must be >= 1, got {batch_size}")
+    if batch_size == 1:  # nothing to pad: question order, each answer written at once
+        return [[[i] for i in range(len(lengths))]]
     window = window or batch_size * BATCHES_PER_WINDOW
     windows = []
     for start in range(0, len(lengths), window):

@@ -23,15 +23,21 @@ class ImageFile:
     folder: Path
     relative: str  # as the question file writes it
     convert_rgb: bool = True
+    allow_outside: bool = False  # --allow-outside-images: absolute paths and ".." let through
 
     def check(self, where: str) -> None:
         """Fail if the image is missing or outside the folder, without decoding it."""
-        path = resolve_image_path(self.folder, self.relative, where)
+        path = resolve_image_path(
+            self.folder, self.relative, where, allow_outside=self.allow_outside
+        )
         if not path.is_file():
             raise FileNotFoundError(f"{where}: image {path} not found (check --image-folder)")
 
     def open(self, where: str) -> Image.Image:
-        return open_image(self.folder, self.relative, where, convert_rgb=self.convert_rgb)
+        return open_image(
+            self.folder, self.relative, where,
+            allow_outside=self.allow_outside, convert_rgb=self.convert_rgb,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from llava.benchmarks.mmbench import (
     read_mmbench_tsv,
 )
 from llava.eval.image_sources import Base64Image
-from llava.eval.questions import Question
+from llava.eval.questions import Question, check_length
 
 REQUIRED_COLUMNS = ("index", "question", "image")
 
@@ -52,6 +52,7 @@ def read_mmbench_questions(
             option_rounds(prompt_options(row), all_rounds)
         ):
             body = prompt_body(row["question"], row.get("hint"), options)
+            check_length(body, where)
             questions.append(
                 Question(
                     where,

@@ -25,7 +25,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> None:
-    run_answering(args, lambda a: read_questions(a.question_file, a.image_folder))
+    run_answering(
+        args, lambda a: read_questions(a.question_file, a.image_folder, a.allow_outside_images)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

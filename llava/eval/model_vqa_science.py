@@ -45,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> None:
     run_answering(
         args,
-        lambda a: read_science_questions(a.question_file, a.image_folder, a.single_pred_prompt),
+        lambda a: read_science_questions(
+            a.question_file, a.image_folder, a.single_pred_prompt, a.allow_outside_images
+        ),
     )
 
 

@@ -19,6 +19,9 @@ from llava.constants import DEFAULT_IMAGE_TOKEN
 from llava.eval.image_sources import ImageFile, ImageSource
 
 REQUIRED_FIELDS = ("question_id", "image", "text")
+# Characters of a question beyond which it cannot fit any LLaVA context (4,096 tokens are at
+# most some 40,000 characters of text).
+MAX_QUESTION_CHARS = 100_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ def image_question(where: str, question_id: object, text: str, image: ImageSourc
     return Question(where, question_id, text, f"{DEFAULT_IMAGE_TOKEN}\n{text}", image)
 
 
-def read_questions(path: str | Path, image_folder: str | Path) -> list[list[Question]]:
+def read_questions(
+    path: str | Path, image_folder: str | Path, allow_outside: bool = False
+) -> list[list[Question]]:
     """A JSON-lines question file (model_vqa_loader, model_vqa): each line asks its `text` about
     image_folder/`image`, opened as RGB; the answer's prompt is the text unchanged."""
     path, image_folder = Path(path), Path(image_folder)
@@ -91,10 +96,21 @@ def read_questions(path: str | Path, image_folder: str | Path) -> list[list[Ques
             wrong = [name for name in ("image", "text") if not isinstance(data[name], str)]
             if wrong:
                 raise ValueError(f"{path}:{line_no}: {', '.join(wrong)} must be a string")
-            image = ImageFile(image_folder, data["image"], convert_rgb=True)
+            check_length(data["text"], f"{path}:{line_no}")
+            image = ImageFile(image_folder, data["image"], True, allow_outside)
             where = f"{path}:{line_no}"
             rows.append([image_question(where, data["question_id"], data["text"], image)])
     return rows
+
+
+def check_length(text: str, where: str) -> None:
+    """Refuse a question far longer than any LLaVA context before tokenising it (a runaway line
+    of megabytes would otherwise take minutes to reach the prompt-length check)."""
+    if len(text) > MAX_QUESTION_CHARS:
+        raise ValueError(
+            f"{where}: the question is {len(text):,} characters long, more than any model's "
+            f"context holds (limit {MAX_QUESTION_CHARS:,}); is this the right question file?"
+        )
 
 
 def get_chunk(items: list, num_chunks: int, chunk_idx: int) -> list:

@@ -15,11 +15,14 @@ from pathlib import Path
 
 from llava.benchmarks.scienceqa import science_prompt
 from llava.eval.image_sources import ImageFile
-from llava.eval.questions import Question
+from llava.eval.questions import Question, check_length
 
 
 def read_science_questions(
-    path: str | Path, image_folder: str | Path, single_pred_prompt: bool
+    path: str | Path,
+    image_folder: str | Path,
+    single_pred_prompt: bool,
+    allow_outside: bool = False,
 ) -> list[list[Question]]:
     """The items of llava_test_CQM-A.json (or any file in its format), one question each."""
     path, image_folder = Path(path), Path(image_folder)
@@ -43,10 +46,11 @@ def read_science_questions(
             raise ValueError(f"{where} (id {item['id']!r}): 'image' must be a string")
         try:
             prompt = science_prompt(item, single_pred_prompt)
+            check_length(prompt, where)
         except ValueError as err:
             raise ValueError(f"{where}: {err}") from err
         image = None
         if "image" in item:
-            image = ImageFile(image_folder, item["image"], convert_rgb=False)
+            image = ImageFile(image_folder, item["image"], False, allow_outside)
         rows.append([Question(where, item["id"], prompt, prompt, image)])
     return rows

@@ -81,8 +81,10 @@ class TopKRun(PruningRun):
             return state
         vis = state.visual_index()
         num_visual = vis.shape[0]
+        if num_visual == 0:  # a text-only prompt: nothing to decide
+            return state
         k = kept_count(num_visual, self.schedule.ratio)
-        if k >= num_visual:  # nothing to prune (or no image)
+        if k >= num_visual:  # nothing to prune
             scores = torch.ones(num_visual)
             self.records.append(
                 PruneRecord(

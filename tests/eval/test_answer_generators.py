@@ -339,5 +339,5 @@ def test_mmbench_language_is_a_setting_of_the_run(tiny_checkpoints, root, all_ro
     answers.write_bytes(all_rounds.read_bytes())
     args = mmbench_args(tiny_checkpoints["llava"], root, answers, "--all-rounds", "--lang", "cn")
     message = fails(model_vqa_mmbench.main, args)
-    assert f"{answers}:1 was written with settings" in message
+    assert f"{answers}:1 was written by another run" in message
     assert answers.read_bytes() == all_rounds.read_bytes()

@@ -28,7 +28,9 @@ from transformers import AutoTokenizer, Qwen2VLImageProcessorPil
 
 from llava.constants import IMAGE_TOKEN_INDEX
 from llava.eval.model_vqa_loader import main
+from llava.model.builder import load_pretrained_model
 from llava.model.chat_template import one_turn
+from llava.model.image_inputs import image_input, visual_token_count
 from llava.model.prompting import conversation_prompt
 from llava.model.tokenizer import load_tokenizer
 
@@ -185,3 +187,27 @@ def test_a_pruned_qwen_run_keeps_the_same_fraction_of_each_image(bench, tmp_path
         assert abs(metadata["equivalent_tokens_output"] - visual / 2) <= 1
         assert metadata["equivalent_ratio_output"] == metadata["equivalent_tokens_output"] / visual
     assert "fractions of 576" in answers[0]["metadata"]["run"]["pruning"]["budget"]
+
+
+def test_batched_answers_equal_one_at_a_time_and_counts_are_known_before(bench, tmp_path) -> None:
+    """Images of 8 and 10 visual tokens in one batch of 2, pruned per image: the answers of a
+    batch-size-1 run; each image's count, read from its size before answering, is the one the
+    model then splices in (the prompt's length for batching and the context check)."""
+    hf = tiny_hf_qwen("qwen2_5_vl", layers=4, seed=9)
+    folder = save_hf_qwen(hf, tmp_path / "qwen", QWEN_GENERATION)
+    flags = ("--pruning-method", "fastv", "--fastv-k", "2", "--retained-tokens", "288")
+    one = run(bench, folder, tmp_path / "one.jsonl", *flags)
+    two = run(bench, folder, tmp_path / "two.jsonl", *flags, "--batch-size", "2")
+    assert [a["text"] for a in one] == [a["text"] for a in two]
+    assert [a["metadata"]["equivalent_tokens_output"] for a in one] == [
+        a["metadata"]["equivalent_tokens_output"] for a in two
+    ]
+    assert two[0]["metadata"]["batch_size"] == 2
+
+    _, model, processor, _ = load_pretrained_model(str(folder), None, "q", device="cpu")
+    for name in SIZES:
+        image = Image.open(bench / name).convert("RGB")
+        ((state, _),) = model.prepare_samples(
+            [torch.tensor([5, IMAGE_TOKEN_INDEX, 6])], [image_input(image, processor, model.config)]
+        )
+        assert visual_token_count(image, processor, model) == state.num_visual

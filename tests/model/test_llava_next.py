@@ -14,7 +14,7 @@ from tiny_next import next_processor, save_hf_next, save_original_next, tiny_hf_
 
 from llava.model.anyres import best_resolution, tile_grid
 from llava.model.builder import load_pretrained_model
-from llava.model.image_inputs import image_input
+from llava.model.image_inputs import image_input, visual_token_count
 from llava.sparse.base import VISUAL
 
 TOL = 1e-4
@@ -65,6 +65,7 @@ def test_llava_hf_next_equals_transformers(next_models, size) -> None:
         logits, state, (stats,) = model(ids, [prepared])
     # the whole image's 3 x 3, then the unpadded grid with one image-newline row per row
     assert stats.image_tokens == 9 + rows * (columns + 1)
+    assert visual_token_count(image, processor, model) == stats.image_tokens  # from its size
     expected = hf_logits(hf, ids, image, processor, stats.image_tokens)  # checks the count too
     assert logits.shape == expected.shape
     assert (logits - expected).abs().max().item() <= TOL

@@ -84,10 +84,10 @@ class Recorder:
         self.next_positions: list[list[int]] = []
         self._next_token, self._decode = generation.next_token, generation.decode_one_token
 
-        def next_token(logits, options):
+        def next_token(logits, options, generators=None):
             if self.first_logits is None:
                 self.first_logits = logits[0].clone()
-            return self._next_token(logits, options)
+            return self._next_token(logits, options, generators)
 
         def decode_one_token(model, token, cache):
             if not self.kv_lengths:

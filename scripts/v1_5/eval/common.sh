@@ -15,7 +15,8 @@
 #                llava-v1.5-7b-sparse-s9-b6, -sparse-v1.5-r128, -fastv-r64, -dense)
 #   SCORES_JSON  also save the scorer's metrics to this JSON file (scripts whose scorer can)
 #   JUDGE        0: never call an LLM judge (MM-Vet, LLaVA-Bench), even if one is configured
-#   PYTHON       interpreter (default: python, else python3)
+#   PYTHON       interpreter (default: the active virtual environment's, else this
+#                checkout's .venv made by scripts/setup.sh, else python / python3)
 #   CUDA_VISIBLE_DEVICES  several ids (0,1,2,3): for the benchmarks LLaVA splits over GPUs
 #                (and MME, POPE, TextVQA) one answer generator per GPU, each on its chunk of
 #                the questions (N_i.jsonl files), merged in order; otherwise one process.
@@ -68,8 +69,13 @@ eval_init() {
     DATA_ROOT=${DATA_ROOT:-./playground/data/eval}
     DATA_ROOT=${DATA_ROOT%/}
     if [[ -z ${PYTHON:-} ]]; then
-        PYTHON=python
-        command -v python >/dev/null 2>&1 || PYTHON=python3
+        # The active environment, else the one scripts/setup.sh made for this checkout.
+        if [[ -z ${VIRTUAL_ENV:-} && -x $REPO/.venv/bin/python ]]; then
+            PYTHON=$REPO/.venv/bin/python
+        else
+            PYTHON=python
+            command -v python >/dev/null 2>&1 || PYTHON=python3
+        fi
     fi
     [[ ${JUDGE:-1} == 0 || ${JUDGE:-1} == 1 ]] ||
         die "JUDGE must be 0 (never call the judge) or 1, got '$JUDGE'"
