@@ -10,40 +10,24 @@ its question file. The reader returns the file's rows, each with the questions i
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import mean
+from typing import TYPE_CHECKING
 
 import torch
-from tqdm import tqdm
 
 from llava.conversation import get_conv_template
-from llava.eval.answers import (
-    AnswerLock,
-    AnswerWriter,
-    check_output,
-    merge_answer_files,
-    resume_answers,
-)
+from llava.eval.answers import AnswerLock, check_output
 from llava.eval.batching import padding_overhead
 from llava.eval.generation_args import check_generation_args
-from llava.eval.pruning_args import add_pruning_args, pruner_from_args
-from llava.eval.questions import Question, get_chunk
-from llava.eval.runner import AnswerStats, RunSettings, answer_questions, check_images
-from llava.generate import generation_options
-from llava.mm_utils import get_model_name_from_path
-from llava.model.builder import (
-    default_device,
-    load_pretrained_model,
-    resolve_dtype,
-    resolve_model_path,
-)
-from llava.model.generation_config import generation_settings
-from llava.model.identity import checkpoint_identity
-from llava.model.prompting import prompts_for
+from llava.eval.pruning_args import add_pruning_args
+from llava.eval.questions import Question, check_images, get_chunk
+
+if TYPE_CHECKING:
+    from llava.eval.runner import AnswerStats
 
 # args -> the question file's rows, each a list of the questions it asks.
 RowReader = Callable[[argparse.Namespace], list[list[Question]]]
@@ -184,29 +168,6 @@ def summary(stats: Sequence[AnswerStats], resumed: int, batch_size: int = 1) -> 
     return "\n".join(lines)
 
 
-def run_identity(args: argparse.Namespace, device: str) -> dict:
-    """What decides the answers besides the prompt and pruning settings: the weights (not the
-    folder's name), the base model, dtype, device kind, image folder and question file."""
-    model_path = resolve_model_path(args.model_path)
-    identity = {
-        "model": checkpoint_identity(model_path),
-        "model_base": None,
-        "dtype": str(resolve_dtype(args.dtype, device)).removeprefix("torch."),
-        "device": torch.device(device).type,
-        "question_file": _file_digest(Path(args.question_file).expanduser()),
-        "image_folder": str(Path(args.image_folder).expanduser().resolve()),
-    }
-    if args.model_base:
-        identity["model_base"] = checkpoint_identity(
-            resolve_model_path(args.model_base, "--model-base")
-        )
-    return identity
-
-
-def _file_digest(path: Path) -> str:
-    return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def run_answering(
     args: argparse.Namespace, read_rows: RowReader, prompt_config: dict | None = None
 ) -> None:
@@ -236,118 +197,15 @@ def run_answering(
     check_images(questions)
     if world > 1:
         answers_file = answers_file.with_name(f"{answers_file.stem}.rank{rank}of{world}.jsonl")
+    # Imported here: loading models pulls in transformers, which --help does not need.
+    from llava.eval.answer_run import answer_with_model
+
     with AnswerLock(answers_file):
-        _answer(args, rows, questions, answers_file, prompt_config, (rank, world, local_rank))
-
-
-def _answer(args, rows, questions, answers_file, prompt_config, ranks) -> None:
-    """Load the model, build the method, resume the answers file and answer what is left."""
-    rank, world, local_rank = ranks
-    question_file = Path(args.question_file).expanduser()
-    device = args.device
-    if device is None:
-        device = (
-            f"cuda:{local_rank}" if world > 1 and torch.cuda.is_available() else default_device()
+        stats, done = answer_with_model(
+            args, rows, questions, answers_file, prompt_config, (rank, world, local_rank)
         )
-    model_id = get_model_name_from_path(args.model_path)
-    identity = run_identity(args, device)
-    tokenizer, model, image_processor, _ = load_pretrained_model(
-        args.model_path, args.model_base, model_id, device=device, torch_dtype=args.dtype
-    )
-    folder = resolve_model_path(args.model_path)
-    pruner = pruner_from_args(args, model)
-    prompts = prompts_for(model, folder, tokenizer, args.conv_mode)
-    # LLaVA's call passes these; the checkpoint's generation_config.json (and the two flags
-    # that override it) decide the rest, as transformers' generate would
-    flags = {
-        "do_sample": args.temperature > 0,
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "num_beams": args.num_beams,
-        "max_new_tokens": args.max_new_tokens,
-        "top_k": getattr(args, "top_k", None),
-        "repetition_penalty": getattr(args, "repetition_penalty", None),
-    }
-    generation, generation_record = generation_settings(folder, flags)
-    options = generation_options(**generation)
-    settings = RunSettings(
-        prompts,
-        options,
-        args.seed,
-        batch_size=args.batch_size,
-        context=model.config.text.max_position_embeddings,
-        truncate_long_prompts=args.truncate_long_prompts,
-    )
-    run_config = {
-        "model_id": model_id,
-        **identity,
-        **prompts.describe(),
-        "temperature": args.temperature,
-        "top_p": args.top_p,
-        "max_new_tokens": args.max_new_tokens,
-        "seed": args.seed,
-        **(prompt_config or {}),
-        "generation": generation_record,
-        "pruning": pruner.describe(),
-    }
-    if world > 1:
-        # A job merged earlier left no shards: its merged file, if complete, is the result.
-        everything = _flatten(rows)
-        final = Path(args.answers_file).expanduser()
-        merged = final.is_file() and resume_answers(final, everything, run_config) == len(
-            everything
-        )
-        if merged:
-            print(f"nothing to do: {final} already holds all {len(everything)} answers")
-            return
-    if args.overwrite:
-        answers_file.unlink(missing_ok=True)
-    done = resume_answers(answers_file, questions, run_config)
-    stats = []
-    with (
-        AnswerWriter(answers_file) as writer,
-        tqdm(
-            total=len(questions),
-            initial=done,
-            desc=f"{pruner.name} {question_file.name}",
-            position=rank,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        ) as progress,
-    ):
-        answers = answer_questions(
-            model,
-            image_processor,
-            questions,
-            pruner,
-            settings,
-            writer,
-            model_id,
-            run_config,
-            first=done,
-        )
-        for answer_stats in answers:
-            stats.append(answer_stats)
-            progress.update()
-    print(summary(stats, done, args.batch_size))
-    if world > 1:
-        _merge_ranks(Path(args.answers_file).expanduser(), answers_file, rank, world)
-
-
-def _merge_ranks(final: Path, shard: Path, rank: int, world: int) -> None:
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("gloo")  # only a barrier: gloo works with or without GPUs
-    dist.barrier()
-    if rank == 0:
-        shards = [shard.with_name(f"{final.stem}.rank{r}of{world}.jsonl") for r in range(world)]
-        merge_answer_files(shards, final)
-        for part in shards:
-            part.unlink()
-        print(f"merged {world} shards into {final}")
-    dist.barrier()
-    dist.destroy_process_group()
+    if stats is not None:
+        print(summary(stats, done, args.batch_size))
 
 
 def run_cli(prog: str, args: argparse.Namespace, run: Callable[[argparse.Namespace], None]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,6 +101,13 @@ def read_questions(
             where = f"{path}:{line_no}"
             rows.append([image_question(where, data["question_id"], data["text"], image)])
     return rows
+
+
+def check_images(questions: Sequence[Question]) -> None:
+    """Fail before loading the model if an image is missing (cheap: no decoding)."""
+    for question in questions:
+        if question.image is not None:
+            question.image.check(question.where)
 
 
 def check_length(text: str, where: str) -> None:

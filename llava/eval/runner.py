@@ -69,13 +69,6 @@ def build_prompt(question_text: str, conv_mode: str) -> str:
     return conversation_prompt(DEFAULT_IMAGE_TOKEN + "\n" + question_text, conv_mode)
 
 
-def check_images(questions: Sequence[Question]) -> None:
-    """Fail before loading the model if an image is missing (cheap: no decoding)."""
-    for question in questions:
-        if question.image is not None:
-            question.image.check(question.where)
-
-
 def prepare(
     question: Question, position: int, settings: RunSettings, image_tokens: int
 ) -> Prepared:
