@@ -12,7 +12,7 @@ from llava.sparse.fastv import FastV, FastVConfig
 from llava.sparse.pdrop import pdrop_counts, solve_lambda
 from llava.sparse.pdrop_after import PDropAfter, PDropAfterConfig
 from llava.sparse.random import RandomConfig, RandomPruning
-from llava.sparse.sparsevlm import (
+from llava.sparse.sparsevlm_budgets import (
     BUDGET_LAYERS,
     V2_BUDGETS,
     V15_BUDGETS,

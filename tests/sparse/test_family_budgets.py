@@ -15,7 +15,7 @@ from llava.sparse.base import PruneRecord, VisionExtras
 from llava.sparse.budget import equivalent_tokens, keep_ratio_counts
 from llava.sparse.grid import grid_targets, layout_choice
 from llava.sparse.registry import ModelShape, PerSampleBudgets, build_pruner, get_method
-from llava.sparse.sparsevlm import sparsevlm_counts
+from llava.sparse.sparsevlm_budgets import sparsevlm_counts
 from llava.sparse.visionzip import CropZip, VisionZipConfig
 from llava.sparse.visionzip_anyres import anyres_origin, anyres_step
 

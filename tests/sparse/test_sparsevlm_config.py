@@ -11,6 +11,13 @@ from sparse_helpers import pixels, prompt_ids
 from llava.eval.pruning_args import add_pruning_args, pruner_from_args
 from llava.generate import prefill
 from llava.sparse.sparsevlm import (
+    SparseVLM,
+    SparseVLMConfig,
+    sparsevlm_v1,
+    sparsevlm_v2,
+    sparsevlm_v15,
+)
+from llava.sparse.sparsevlm_budgets import (
     BUDGET_LAYERS,
     DEFAULT_BIAS,
     DEFAULT_SCALE,
@@ -21,11 +28,6 @@ from llava.sparse.sparsevlm import (
     V2_BUDGETS,
     V2_HEAD_FRACTION,
     V15_BUDGETS,
-    SparseVLM,
-    SparseVLMConfig,
-    sparsevlm_v1,
-    sparsevlm_v2,
-    sparsevlm_v15,
 )
 
 # --------------------------------------------------------------------------- config checks
