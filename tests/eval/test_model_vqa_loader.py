@@ -225,10 +225,12 @@ def _torchrun_available() -> bool:
 
 @pytest.mark.skipif(not _torchrun_available(), reason="torchrun / gloo not available")
 def test_torchrun_two_ranks_merge_in_order(bench, dense, tmp_path) -> None:
+    """Two ranks, each answering its shard in batches of two: the merged file is the dense
+    one-at-a-time run's, in question order."""
     answers = tmp_path / "tr" / "answers.jsonl"
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-        "-m", "llava.eval.model_vqa_loader", *bench.args(answers),
+        "-m", "llava.eval.model_vqa_loader", *bench.args(answers, "--batch-size", "2"),
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
