@@ -59,11 +59,11 @@ def time_theirs(model, ids: torch.Tensor, steps: int) -> tuple[float, float]:
     out = model(input_ids=ids, use_cache=True)
     sync(device)
     prefill = time.perf_counter() - start
-    cache, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+    cache, token = out.cache, out.logits[:, -1].argmax(-1, keepdim=True)
     start = time.perf_counter()
     for _ in range(steps):
-        out = model(input_ids=token, past_key_values=cache, use_cache=True)
-        cache, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
+        out = model(input_ids=token, cache=cache, use_cache=True)
+        cache, token = out.cache, out.logits[:, -1].argmax(-1, keepdim=True)
     sync(device)
     return prefill, time.perf_counter() - start
 
