@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -87,7 +88,7 @@ def run_cell(model, pruner, prompts, image, cell: Cell, answer_tokens: int) -> N
     cell.peak_bytes = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else peak
 
 
-def measure(model, labels, batch_sizes, workloads, count, repeats, progress=print) -> list[Cell]:
+def measure(model, labels, batch_sizes, workloads, count, repeats, progress=None) -> list[Cell]:
     parser = argparse.ArgumentParser()
     add_pruning_args(parser)
     grid = method_grid()
@@ -161,7 +162,10 @@ def main(argv: list[str] | None = None) -> None:
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     model = random_model(device, dtype, shape)
     started = time.time()
-    cells = measure(model, labels, sizes, workloads, args.questions, args.repeats)
+    cells = measure(
+        model, labels, sizes, workloads, args.questions, args.repeats,
+        progress=lambda message: print(message, file=sys.stderr, flush=True),
+    )  # fmt: skip
     text = model.config.text
     print(
         f"Throughput, {time.strftime('%Y-%m-%d %H:%M')}; {platform.machine()}, "
