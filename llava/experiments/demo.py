@@ -46,9 +46,12 @@ def _answers_in(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.is_file() else 0
 
 
-def _metadata_mean(answers: Path, key: str) -> float:
-    lines = answers.read_text().splitlines()
-    return statistics.mean(json.loads(line)["metadata"][key] for line in lines)
+def _metadata_mean(answers: Path, key: str) -> float | None:
+    """Mean of a metadata field over the answers with an image (ScienceQA's text-only
+    questions have no visual token to count); None if there are none."""
+    metadata = [json.loads(line)["metadata"] for line in answers.read_text().splitlines()]
+    values = [m[key] for m in metadata if m["visual_tokens"]]
+    return statistics.mean(values) if values else None
 
 
 def run_method(label: str, model: Path, benchmarks: list[Benchmark], args) -> tuple[Result, int]:
@@ -71,9 +74,14 @@ def run_method(label: str, model: Path, benchmarks: list[Benchmark], args) -> tu
         written += _answers_in(answers) - before
         score = benchmark.score(args.data, answers) if benchmark.score else None
         scores[benchmark.metric] = None if score is None else score.value
-        equivalent.append(_metadata_mean(answers, "equivalent_tokens_output"))
-        equivalent_in.append(_metadata_mean(answers, "equivalent_tokens_input"))
-        prefill_ms.append(_metadata_mean(answers, "prefill_ms"))
+        for values, key in (
+            (equivalent, "equivalent_tokens_output"),
+            (equivalent_in, "equivalent_tokens_input"),
+            (prefill_ms, "prefill_ms"),
+        ):
+            mean = _metadata_mean(answers, key)
+            if mean is not None:
+                values.append(mean)
     result = Result(
         label, model.name, scores, statistics.mean(equivalent), statistics.mean(equivalent_in),
         statistics.mean(prefill_ms),
