@@ -6,8 +6,9 @@ method.
 Writes the synthetic benchmarks (LLaVA's layout, under playground/data/eval-synthetic) if they
 are not there, answers them with each benchmark's LLaVA entry point for every method, scores the
 answers with the real scorers, and prints one table: score per benchmark, equivalent visual
-tokens (both conventions) and prefill time; with several models (the shipped training seeds,
-`--all-seeds`), mean ± standard deviation and each method's rank on every seed. Also saved as
+tokens (both conventions) and prefill time; with several models (`--models A,B,C`, e.g. one
+recipe trained with three seeds), mean ± standard deviation and each method's rank on every
+model. Also saved as
 markdown, JSON and a plot. Answers files are kept and reused: an interrupted run resumes.
 """
 
@@ -29,11 +30,6 @@ from llava.experiments.method_grid import expand_methods, method_grid
 
 MODELS = Path("playground/models")
 DEFAULT_MODEL = MODELS / "llava-v1.5-synthetic"  # training seed 0
-SEED_MODELS = [
-    DEFAULT_MODEL,
-    MODELS / "llava-v1.5-synthetic-seed1",
-    MODELS / "llava-v1.5-synthetic-seed2",
-]
 DEFAULT_DATA = Path("playground/data/eval-synthetic")
 DEFAULT_OUTPUT = Path("playground/results/demo")
 # Each benchmark's synthetic stand-in at its registered size: POPE 3 splits x 60 questions,
@@ -96,12 +92,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--models",
         default=str(DEFAULT_MODEL),
-        help="comma-separated checkpoint folders (default: the shipped model, training seed 0)",
-    )
-    parser.add_argument(
-        "--all-seeds",
-        action="store_true",
-        help="the shipped models of all training seeds (mean, spread and ranks over seeds)",
+        help="comma-separated checkpoint folders, e.g. the same recipe trained with several "
+        "seeds: mean, spread and ranks over them (default: the shipped model, training seed 0)",
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
@@ -142,11 +134,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.benchmark_list = [get_benchmark(name) for name in names]
     except ValueError as err:
         parser.error(str(err))
-    models = SEED_MODELS if args.all_seeds else [Path(m) for m in args.models.split(",")]
+    models = [Path(m) for m in args.models.split(",")]
     args.model_list = [m for m in models if (m / "config.json").is_file()]
     missing = [str(m) for m in models if m not in args.model_list]
     if missing:
-        parser.error(f"no checkpoint at {', '.join(missing)} (--models / --all-seeds)")
+        parser.error(f"no checkpoint at {', '.join(missing)} (--models)")
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     return args

@@ -1,7 +1,7 @@
 """Efficiency report: every pruning method at 192 / 128 / 64 equivalent tokens against dense.
 
     python -m llava.speed.efficiency [--device cuda] [--repeats 3] [--output DIR]
-                                     [--methods all] [--decode-steps 32] [--threads 1]
+                                     [--methods budgets] [--decode-steps 32] [--threads 1]
                                      [--shape bench|tiny]
 
 The model and prompt are `llava.speed.workload`'s: a LLaMA-shaped decoder with random weights,

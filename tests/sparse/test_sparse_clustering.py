@@ -102,3 +102,13 @@ def test_merge_clusters_divides_by_count_plus_epsilon():
     half = merge_clusters(x.half(), clusters)
     assert half.dtype == torch.float16
     torch.testing.assert_close(half.float(), expected, atol=1e-2, rtol=0)
+
+
+def test_dpc_knn_takes_norms_of_differences():
+    """As the reference: ||x_i - x_j|| directly, so a common offset changes nothing (the
+    matrix-multiply shortcut, ||x_i||^2 + ||x_j||^2 - 2 x_i.x_j, loses small distances between
+    vectors far from the origin and swaps near-tied centres)."""
+    x = torch.randn(80, 64, generator=torch.Generator().manual_seed(0)) * 1e-2
+    near, far = dpc_knn(x + 0.5, 8), dpc_knn(x + 50.0, 8)
+    assert torch.equal(near.centers, far.centers)
+    assert torch.equal(near.assignment, far.assignment)
