@@ -68,6 +68,19 @@ def _parse_line(raw: bytes, line_no: int, path: Path, what: str) -> dict | None:
     return record
 
 
+def decode_utf8(raw: bytes, path: Path, first_line: int = 1) -> str:
+    """The text of a file's bytes (or of its lines from `first_line` on); a byte-order
+    mark at the start is not an error."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = first_line + raw[: err.start].count(b"\n")
+        raise ValueError(
+            f"{path}:{line}: not UTF-8 text ({err.reason}); "
+            "re-encode it (e.g. with iconv -t UTF-8)"
+        ) from err
+
+
 @contextmanager
 def output_file(path: str | Path, mode: str = "w") -> Iterator[IO]:
     """`path` opened for writing, its folder created; a path that cannot be written (a folder,

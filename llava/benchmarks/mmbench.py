@@ -19,6 +19,7 @@ Nothing here prints.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -29,7 +30,7 @@ from llava.benchmarks.answer_checks import (
     check_answer_texts,
     degenerate_answer_warnings,
 )
-from llava.benchmarks.jsonl import output_file, read_jsonl
+from llava.benchmarks.jsonl import decode_utf8, output_file, read_jsonl
 from llava.benchmarks.mmbench_circular import CircularResult, CircularRow, circular_eval
 from llava.benchmarks.registry import Benchmark, Score
 
@@ -61,7 +62,7 @@ def read_mmbench_tsv(path: str | Path) -> tuple[list[str], list[dict]]:
             "mmbench_dev_cn_20231003.tsv as LLaVA's docs/Evaluation.md says)"
         )
     csv.field_size_limit(_CSV_FIELD_LIMIT)
-    with path.open(encoding="utf-8-sig", newline="") as f:
+    with io.StringIO(decode_utf8(path.read_bytes(), path), newline="") as f:
         reader = csv.reader(f, delimiter="\t", quotechar='"')
         columns = next(reader, None)
         if not columns or "index" not in columns:

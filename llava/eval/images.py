@@ -55,7 +55,7 @@ def resolve_image_path(
     if not allow_outside and (written.is_absolute() or ".." in written.parts):
         raise ValueError(
             f"{where}: image {relative!r} points outside --image-folder {folder}; image paths "
-            "must stay inside it (allow paths outside it explicitly if this file is trusted)"
+            "must stay inside it (--allow-outside-images permits them if the file is trusted)"
         )
     return Path(folder) / relative
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llava.benchmarks.jsonl import decode_utf8
 from llava.constants import DEFAULT_IMAGE_TOKEN
 from llava.eval.image_sources import ImageFile, ImageSource
 
@@ -77,8 +78,9 @@ def read_questions(
     if not path.is_file():
         raise FileNotFoundError(f"question file {path} not found (--question-file)")
     rows = []
-    with path.open(encoding="utf-8") as lines:
-        for line_no, line in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for line_no, raw in enumerate(lines, start=1):
+            line = decode_utf8(raw, path, line_no)
             if not line.strip():
                 continue
             try:

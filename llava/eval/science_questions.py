@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from llava.benchmarks.jsonl import decode_utf8
 from llava.benchmarks.scienceqa import science_prompt
 from llava.eval.image_sources import ImageFile
 from llava.eval.questions import Question, check_length
@@ -29,7 +30,7 @@ def read_science_questions(
     if not path.is_file():
         raise FileNotFoundError(f"question file {path} not found (--question-file)")
     try:
-        items = json.loads(path.read_text(encoding="utf-8"))
+        items = json.loads(decode_utf8(path.read_bytes(), path))
     except json.JSONDecodeError as err:
         raise ValueError(
             f"{path}: not valid JSON ({err.msg}, line {err.lineno}); model_vqa_science reads "

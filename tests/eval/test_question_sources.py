@@ -199,6 +199,35 @@ def test_mmbench_errors(tmp_path):
         read_mmbench_questions(empty, lang="en", single_pred_prompt=True, all_rounds=False)
 
 
+# --- Encodings ------------------------------------------------------------------------------------
+
+LATIN1 = "Quelle forme a l'objet à gauche ?".encode("latin-1")
+
+
+def test_a_question_file_not_in_utf8_names_its_line(tmp_path):
+    jsonl = tmp_path / "q.jsonl"
+    good = json.dumps({"question_id": 1, "image": "a.png", "text": "ok"}).encode()
+    jsonl.write_bytes(good + b"\n" + b'{"question_id": 2, "image": "a.png", "text": "'
+                      + LATIN1 + b'"}\n')  # fmt: skip
+    with pytest.raises(ValueError, match=rf"{jsonl}:2: not UTF-8 text .*re-encode"):
+        read_questions(jsonl, tmp_path)
+    science = tmp_path / "sqa.json"
+    science.write_bytes(b'[\n  {"id": "1",\n   "text": "' + LATIN1 + b'"}\n]')
+    with pytest.raises(ValueError, match=rf"{science}:3: not UTF-8 text"):
+        read_science_questions(science, tmp_path, single_pred_prompt=True)
+    tsv = tmp_path / "mmb.tsv"
+    tsv.write_bytes(b"index\tquestion\n0\t" + LATIN1 + b"\n")
+    with pytest.raises(ValueError, match=rf"{tsv}:2: not UTF-8 text"):
+        read_mmbench_questions(tsv, lang="en", single_pred_prompt=True, all_rounds=False)
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path):
+    jsonl = tmp_path / "q.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + json.dumps({"question_id": 1, "image": "a.png",
+                                                      "text": "ok"}).encode())  # fmt: skip
+    assert read_questions(jsonl, tmp_path)[0][0].question_id == 1
+
+
 # --- JSON lines -----------------------------------------------------------------------------------
 
 
