@@ -1,5 +1,6 @@
-"""Reading the JSON and JSON-lines files every scorer consumes, and writing its JSON report,
-with errors (ValueError) that name the file and line."""
+"""Reading the JSON and JSON-lines files every scorer consumes (and the UTF-8 text of the answer
+generators' question files), and writing a scorer's JSON report, with errors (ValueError) that
+name the file and line."""
 
 from __future__ import annotations
 
