@@ -8,7 +8,8 @@ are not there, answers them with each benchmark's LLaVA entry point for every me
 answers with the real scorers, and prints one table: score per benchmark, equivalent visual
 tokens (both conventions) and prefill time; with several models (`--models A,B,C`, e.g. one
 recipe trained with three seeds), mean ± standard deviation and each method's rank on every
-model. Also saved as markdown, JSON and a plot. Answers files are kept and reused: an interrupted run resumes.
+model. Also saved as markdown, JSON and a plot. Answers files are kept and reused: an
+interrupted run resumes.
 """
 
 from __future__ import annotations
