@@ -28,8 +28,6 @@ from llava.benchmarks.answer_checks import (
 from llava.benchmarks.jsonl import output_file, read_jsonl
 from llava.benchmarks.registry import Benchmark, Score
 
-DATA_TYPES = ("image", "video")
-
 
 def answer_key(annotation_question_id: str) -> int | str:
     """The answers' question_id for an annotation id: int if it parses as one, as LLaVA's try."""

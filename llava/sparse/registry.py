@@ -88,6 +88,12 @@ class Method:
     # "default" (its published layers).
     variants: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: {"default": ()})
 
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"method {self.name}: stage {self.stage!r} is not one of {STAGES}")
+        if "default" not in self.variants:
+            raise ValueError(f"method {self.name}: its variants need a 'default'")
+
     def flags_for(self, retained_tokens: int | None, variant: str = "default") -> list[str]:
         """The command-line flags of this method (at `retained_tokens` equivalent tokens)."""
         if variant not in self.variants:

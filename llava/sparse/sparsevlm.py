@@ -188,7 +188,6 @@ class SparseVLMRun(PruningRun):
         self.config = config
         self.renumbers_positions = config.renumber_positions
         self.raters = select_raters(state) if state.num_visual else None
-        self.image_start = int(state.visual_index()[0]) if state.num_visual else 0
         self._labels: list = list(range(state.num_visual))  # of the current visual tokens
 
     def after_layer(self, layer_idx: int, state: TokenState, probe: AttentionProbe) -> TokenState:

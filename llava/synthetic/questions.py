@@ -47,7 +47,3 @@ def mme_ground_truth_question(question: str) -> str:
 def textvqa_prompt(question: str, ocr_tokens: Sequence[str]) -> str:
     """LLaVA's TextVQA text: question line, OCR line, instruction line."""
     return f"{question}\n{OCR_PREFIX}{', '.join(ocr_tokens)}\n{INSTRUCTION}"
-
-
-def article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"

@@ -56,7 +56,6 @@ QUESTION_TYPES: tuple[str, ...] = (
     "is there a", "is the", "how many", "what color is the", "what shape is the",
     "what is written on the", "what does the",
 )  # fmt: skip
-NUM_ANSWERS = 10
 INFO = {"description": "Synthetic stand-in for VQA v2 test-dev2015", "version": "2.0"}
 LICENSE = {"name": "synthetic images, no license restrictions", "url": ""}
 
