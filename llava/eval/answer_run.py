@@ -14,11 +14,12 @@ import torch
 from tqdm import tqdm
 
 from llava.eval.answers import AnswerWriter, merge_answer_files, resume_answers
-from llava.eval.pruning_args import pruner_from_args
+from llava.eval.pruning_args import pruner_for, pruner_from_args
 from llava.eval.runner import AnswerStats, RunSettings, answer_questions
 from llava.generate import generation_options
 from llava.mm_utils import get_model_name_from_path
 from llava.model.builder import (
+    checkpoint_geometry,
     default_device,
     load_pretrained_model,
     resolve_dtype,
@@ -67,6 +68,9 @@ def answer_with_model(
         )
     model_id = get_model_name_from_path(args.model_path)
     identity = run_identity(args, device)
+    geometry = checkpoint_geometry(args.model_path)
+    if geometry is not None:  # the pruning settings, checked before the weights load
+        pruner_for(args, geometry.num_layers, geometry.visual_tokens, geometry.family)
     tokenizer, model, image_processor, _ = load_pretrained_model(
         args.model_path, args.model_base, model_id, device=device, torch_dtype=args.dtype
     )

@@ -112,6 +112,14 @@ def model_family(model) -> str:
 def pruner_from_args(args: argparse.Namespace, model) -> Pruner:
     """The method the flags ask for, checked against the model's depth; --retained-tokens is
     solved on this model's depth and visual token count."""
+    return pruner_for(args, len(model.model.layers), visual_tokens(model), model_family(model))
+
+
+def pruner_for(
+    args: argparse.Namespace, num_layers: int, visual_tokens: int | None, family: str
+) -> Pruner:
+    """As `pruner_from_args`, for a model known by its geometry only: before it loads, a bad
+    setting then fails in a second instead of after the weights."""
     method = selected_method(args)
     if method.name == "dense" and args.sparse is False:
         # The seed ignored SparseVLM's flags without --sparse and its scripts rely on it for
@@ -120,8 +128,7 @@ def pruner_from_args(args: argparse.Namespace, model) -> Pruner:
         _refuse_foreign_flags(args, _with_flags(method, sparsevlm))
     else:
         _refuse_foreign_flags(args, method)
-    layers = len(model.model.layers)
-    return build_pruner(method, args, layers, visual_tokens(model), model_family(model))
+    return build_pruner(method, args, num_layers, visual_tokens, family)
 
 
 def _with_flags(method: Method, other: Method) -> Method:

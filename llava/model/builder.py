@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -163,6 +164,40 @@ def _load_tower(config: LlavaConfig, model_path: Path) -> tuple[CLIPVisionModel,
             "in the local Hugging Face cache; download it or point mm_vision_tower at a folder"
         ) from err
     return clip, processor
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What a pruning method's settings are checked against: the decoder's depth, the model
+    family and, for LLaVA-1.5, the visual tokens per image (None where each image has its own)."""
+
+    num_layers: int
+    visual_tokens: int | None
+    family: str
+
+
+def checkpoint_geometry(model_path: str) -> Geometry | None:
+    """The geometry read from the checkpoint's config files alone, in a second rather than after
+    the weights. None when those files are not at hand or not sound: the loader then reports
+    what is wrong, and the settings are checked on the loaded model."""
+    try:
+        path = resolve_model_path(model_path)
+        raw = read_config_json(path)
+        fmt = detect_format(raw, path / "config.json")
+        if fmt == "qwen-vl":
+            qwen = qwen_config_from_dict(raw, path / "config.json")
+            return Geometry(qwen.text.num_hidden_layers, None, qwen.family)
+        config = llava_config_from_dict(raw, fmt, path / "config.json")
+        layers = config.text.num_hidden_layers
+        if config.family != "llava-1.5":
+            return Geometry(layers, None, config.family)
+        if config.vision_config is not None:
+            vision = CLIPVisionConfig(**config.vision_config)
+        else:
+            vision = CLIPVisionConfig.from_pretrained(_tower_folder(path, config.mm_vision_tower))
+    except (OSError, ValueError, TypeError):
+        return None
+    return Geometry(layers, (vision.image_size // vision.patch_size) ** 2, config.family)
 
 
 def _first_sentence(err: Exception) -> str:
