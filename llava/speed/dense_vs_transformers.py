@@ -11,7 +11,6 @@ interleaved and the medians compared. transformers runs with its SDPA attention,
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
@@ -29,6 +28,7 @@ from llava.speed.workload import (
     TEXT_TOKENS,
     VISUAL_TOKENS,
     default_shape,
+    machine_line,
     sync,
 )
 
@@ -103,9 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(
         f"Dense decoder vs transformers {transformers.__version__}, "
-        f"{time.strftime('%Y-%m-%d')}; {platform.machine()}, {torch.get_num_threads()} "
-        f"threads, torch {torch.__version__}, device {device}, {str(dtype).removeprefix('torch.')};"
-        f" decoder {shape}: 32 layers x {SHAPES[shape]['hidden_size']}; prompt {PROMPT} tokens, "
+        f"{time.strftime('%Y-%m-%d')}; {machine_line(device, dtype)}; decoder {shape}: 32 layers "
+        f"x {SHAPES[shape]['hidden_size']}; prompt {PROMPT} tokens, "
         f"{args.decode_steps} decoded; medians of {args.repeats} interleaved runs\n"
     )
     print("| | prefill ms | decode ms/token |\n|---|---|---|")

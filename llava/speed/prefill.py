@@ -12,7 +12,6 @@ interleaved (dense, 192, 128, 64, dense, ...) so that machine drift hits every m
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 
@@ -25,6 +24,7 @@ from llava.speed.workload import (
     TEXT_TOKENS,
     VISUAL_TOKENS,
     default_shape,
+    machine_line,
     random_model,
 )
 
@@ -36,9 +36,8 @@ def report(rows: list[Row], model, device: torch.device, shape: str) -> str:
     dense_time = statistics.median(dense.prefill_s)
     text = model.config.text
     lines = [
-        f"Prefill benchmark, {time.strftime('%Y-%m-%d')}; {platform.machine()}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}, device {device}, "
-        f"{str(model.dtype).removeprefix('torch.')}; decoder {shape}: "
+        f"Prefill benchmark, {time.strftime('%Y-%m-%d')}; {machine_line(device, model.dtype)}; "
+        f"decoder {shape}: "
         f"{text.num_hidden_layers} layers x {text.hidden_size} (FFN {text.intermediate_size}); "
         f"prompt {SYSTEM_TOKENS} + {VISUAL_TOKENS} visual + {TEXT_TOKENS} tokens; median of "
         f"{len(dense.prefill_s)} interleaved runs",

@@ -17,7 +17,6 @@ the ratios are the point.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import time
@@ -30,7 +29,14 @@ from llava.eval.pruning_args import add_pruning_args, pruner_from_args
 from llava.experiments.method_grid import expand_methods, method_grid
 from llava.generate import GenerationOptions, generate
 from llava.speed.efficiency import activation_bytes
-from llava.speed.workload import SHAPES, default_shape, prompt_inputs, random_model, sync
+from llava.speed.workload import (
+    SHAPES,
+    default_shape,
+    machine_line,
+    prompt_inputs,
+    random_model,
+    sync,
+)
 
 WORKLOADS = {"pope": 3, "decode": 32}  # answer tokens
 DEFAULT_METHODS = "default"  # dense and every method at 64 tokens
@@ -168,9 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
     text = model.config.text
     print(
-        f"Throughput, {time.strftime('%Y-%m-%d %H:%M')}; {platform.machine()}, "
-        f"{torch.get_num_threads()} threads, torch {torch.__version__}, device {device}, "
-        f"{str(dtype).removeprefix('torch.')}; decoder {shape}: {text.num_hidden_layers} layers "
+        f"Throughput, {time.strftime('%Y-%m-%d %H:%M')}; {machine_line(device, dtype)}; "
+        f"decoder {shape}: {text.num_hidden_layers} layers "
         f"x {text.hidden_size}; {args.questions} questions per cell, batches bucketed by prompt "
         f"length; {args.repeats} round(s), {(time.time() - started) / 60:.1f} min\n"
     )

@@ -10,6 +10,7 @@ every method, and pre-LLM methods need one to select from.
 
 from __future__ import annotations
 
+import platform
 import time
 
 import torch
@@ -27,6 +28,15 @@ SHAPES = {
     "bench": dict(hidden_size=1024, intermediate_size=2752, num_attention_heads=8),
     "tiny": dict(hidden_size=64, intermediate_size=172, num_attention_heads=4),
 }
+
+
+def machine_line(device: torch.device, dtype: torch.dtype) -> str:
+    """Where a benchmark ran, for its report's first line: "x86_64, 1 threads, torch 2.13.0+cpu,
+    device cpu, float32"."""
+    return (
+        f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}, "
+        f"device {device}, {str(dtype).removeprefix('torch.')}"
+    )
 
 
 def default_shape(device: torch.device) -> str:

@@ -52,8 +52,9 @@ def test_a_bad_pruning_setting_fails_before_the_weights_load(saved, tmp_path, mo
     image.write_bytes(b"")  # never opened: the run stops first
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"question_id": 1, "image": "a.png", "text": "what?"}\n')
+    answers = tmp_path / "a.jsonl"
     common = ["--model-path", str(saved["llava"]), "--question-file", str(questions),
-              "--image-folder", str(tmp_path), "--answers-file", str(tmp_path / "a.jsonl")]  # fmt: skip
+              "--image-folder", str(tmp_path), "--answers-file", str(answers)]  # fmt: skip
     for flags, named in [
         (["--sparse", "--scale", "nan"], "--scale must be a finite number"),
         (["--sparse", "--pruning-layers", "2,6"], "4 layers"),  # the tiny model's depth
